@@ -1,0 +1,33 @@
+# Two commands for a fresh machine with only Python 3.11+, pip and make:
+#   make demo   set up, write the sample inbox, run the pipeline with the demo key
+#   make test   set up and run the tests
+# uv is bootstrapped into .tools/ when it is not on PATH; everything else comes from uv.lock.
+
+PYTHON ?= python3
+export UV_PYTHON_DOWNLOADS := never
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+DEMO_DIR ?= data/demo
+
+.PHONY: setup demo test dev bench clean
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet 'uv==0.13.9'
+
+setup: $(if $(shell command -v uv 2>/dev/null),,.tools/bin/uv)
+	$(UV) sync --frozen --quiet
+
+demo: setup
+	$(UV) run --frozen tuoyu demo --dir $(DEMO_DIR)
+
+test: setup
+	$(UV) run --frozen pytest -q
+
+dev: setup
+	$(UV) run --frozen tuoyu dev
+
+bench: setup
+	$(UV) run --frozen python bench/run.py
+
+clean:
+	rm -rf data/demo .pytest_cache

@@ -1,0 +1,1 @@
+"""tuoyu: monthly childcare-services statistics for a county."""
