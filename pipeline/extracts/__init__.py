@@ -1,0 +1,1 @@
+"""Reading the monthly extracts: file names, encodings, headers, value forms, id numbers."""

@@ -1,0 +1,211 @@
+"""Reading one extract file into a table of text cells (EXTRACTS.md §1).
+
+Every cell is read as text, NFKC-normalised and trimmed; empty means missing. The header
+row is the first of the first ten rows holding every required header (Chinese or its
+English alias); title rows above it and blank rows anywhere are ignored. A file that
+cannot be read at all raises `FileRejected` with a message in Chinese and English.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from pipeline.extracts.spec import COLUMNS, Column
+
+HEADER_SEARCH_ROWS = 10
+# An XLSX is a zip: refuse one whose declared uncompressed size could not be a monthly
+# extract before decompressing anything (a "zip bomb" would exhaust memory).
+MAX_XLSX_UNCOMPRESSED = 512 * 1024 * 1024
+
+
+class FileRejected(Exception):
+    """The whole file is rejected; nothing of it is loaded, the file is kept."""
+
+    def __init__(self, zh: str, en: str):
+        super().__init__(f"{zh} {en}")
+        self.zh = zh
+        self.en = en
+
+
+@dataclass
+class RawTable:
+    """Data rows of one file: one text column per contract column found, plus `source_row`."""
+
+    rows: pl.DataFrame
+    encoding: str
+    extra_headers: list[str]
+    header_row: int  # 1-based row of the header in the file
+
+
+def _norm(text: object) -> str:
+    return unicodedata.normalize("NFKC", str(text)).strip() if text is not None else ""
+
+
+def _header_lookup(kind: str) -> dict[str, Column]:
+    lookup: dict[str, Column] = {}
+    for col in COLUMNS[kind]:
+        lookup[_norm(col.header)] = col
+        lookup[col.name.lower()] = col
+    return lookup
+
+
+def _match_header(cells: list[object], kind: str) -> tuple[dict[int, Column], list[str]]:
+    lookup = _header_lookup(kind)
+    mapping: dict[int, Column] = {}
+    extras: list[str] = []
+    taken: set[str] = set()
+    for i, cell in enumerate(cells):
+        text = _norm(cell)
+        col = lookup.get(text) or lookup.get(text.lower())
+        if col is not None and col.name not in taken:
+            mapping[i] = col
+            taken.add(col.name)
+        elif text:
+            extras.append(text)
+    return mapping, extras
+
+
+def _find_header(candidates: list[list[object]], kind: str, filename: str) -> tuple[int, dict[int, Column], list[str]]:
+    required = {c.name for c in COLUMNS[kind] if c.required}
+    best: tuple[int, set[str]] = (-1, set())
+    for index, cells in enumerate(candidates[:HEADER_SEARCH_ROWS]):
+        mapping, extras = _match_header(cells, kind)
+        found = {c.name for c in mapping.values()}
+        if required <= found:
+            return index, mapping, extras
+        if len(found & required) > len(best[1]):
+            best = (index, found & required)
+    missing = [c for c in COLUMNS[kind] if c.required and c.name not in best[1]]
+    names_zh = "、".join(c.header for c in missing)
+    names_en = ", ".join(c.name for c in missing)
+    if best[0] < 0:
+        raise FileRejected(
+            f"文件 {filename}：前 {HEADER_SEARCH_ROWS} 行中找不到表头行，请使用规定的表头（如 统计月份、机构编号）后重新报送。",
+            f"File {filename}: no header row in the first {HEADER_SEARCH_ROWS} rows.",
+        )
+    raise FileRejected(
+        f"文件 {filename}：第 {best[0] + 1} 行表头缺少必填列：{names_zh}。整个文件未载入，请补齐这些列后重新报送。",
+        f"File {filename}: header row {best[0] + 1} lacks required columns: {names_en}. Nothing was loaded.",
+    )
+
+
+def decode_csv(data: bytes, filename: str) -> tuple[str, str]:
+    """Strict UTF-8 (with or without BOM) first, then GB18030; anything else is rejected."""
+    if b"\x00" in data[:65536]:
+        raise FileRejected(
+            f"文件 {filename}：编码无法识别（疑似 UTF-16 或二进制文件）。请另存为 UTF-8 或 GBK 编码的 CSV 后重新报送。",
+            f"File {filename}: unsupported encoding or binary content (NUL bytes); save as UTF-8 or GBK CSV.",
+        )
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError:
+        raise FileRejected(
+            f"文件 {filename}：编码无法识别，既不是 UTF-8 也不是 GBK/GB18030。请另存为 UTF-8 或 GBK 编码的 CSV 后重新报送。",
+            f"File {filename}: neither UTF-8 nor GB18030; save as UTF-8 or GBK CSV.",
+        ) from None
+
+
+def _finish(frame: pl.DataFrame, mapping: dict[int, Column], kind: str, first_data_row: int) -> pl.DataFrame:
+    """Keep the contract columns (text), drop names, number the rows, drop blank rows."""
+    columns = frame.columns
+    exprs = [
+        pl.col(columns[i]).cast(pl.String).str.normalize("NFKC").str.strip_chars().alias(col.name)
+        for i, col in mapping.items()
+        if col.type != "name" and i < len(columns)  # names never go further than this line
+    ]
+    present = {e.meta.output_name() for e in exprs}
+    for col in COLUMNS[kind]:
+        if col.type != "name" and col.name not in present:
+            exprs.append(pl.lit(None, pl.String).alias(col.name))
+    out = frame.select(exprs).with_columns(
+        pl.when(pl.col(c).str.len_chars() == 0).then(None).otherwise(pl.col(c)).alias(c)
+        for c in [e.meta.output_name() for e in exprs]
+    )
+    out = out.with_row_index("source_row", offset=first_data_row).with_columns(pl.col("source_row").cast(pl.Int32))
+    value_cols = [c for c in out.columns if c != "source_row"]
+    out = out.filter(~pl.all_horizontal(pl.col(value_cols).is_null()))
+    ordered = ["source_row"] + [c.name for c in COLUMNS[kind] if c.type != "name"]
+    return out.select(ordered)
+
+
+def read_csv(path: Path, kind: str, filename: str) -> RawTable:
+    text, encoding = decode_csv(path.read_bytes(), filename)
+    head = list(csv.reader(io.StringIO("\n".join(text.splitlines()[: HEADER_SEARCH_ROWS * 2]))))
+    head = [row for row in head][:HEADER_SEARCH_ROWS]
+    index, mapping, extras = _find_header(head, kind, filename)
+    width = max(mapping) + 1
+    try:
+        frame = pl.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            has_header=False,
+            skip_rows=index + 1,
+            new_columns=[f"c{i}" for i in range(width)],
+            schema={f"c{i}": pl.String for i in range(width)},
+            truncate_ragged_lines=True,
+            quote_char='"',
+            missing_utf8_is_empty_string=True,
+        )
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError):
+        frame = pl.DataFrame(schema={f"c{i}": pl.String for i in range(width)})
+    rows = _finish(frame, mapping, kind, first_data_row=index + 2)
+    return RawTable(rows, encoding, extras, index + 1)
+
+
+def _check_zip(path: Path, filename: str) -> None:
+    try:
+        with zipfile.ZipFile(path) as z:
+            declared = sum(info.file_size for info in z.infolist())
+    except (zipfile.BadZipFile, OSError):
+        raise FileRejected(
+            f"文件 {filename}：不是有效的 Excel（.xlsx）文件，可能已损坏或扩展名有误。请用 Excel 重新保存后报送。",
+            f"File {filename}: not a valid .xlsx file (corrupt or misnamed).",
+        ) from None
+    if declared > MAX_XLSX_UNCOMPRESSED:
+        raise FileRejected(
+            f"文件 {filename}：解压后大小 {declared // (1024 * 1024)} MB，远超月度报表的合理大小，为安全起见未读取。请检查文件后重新报送。",
+            f"File {filename}: declares {declared} bytes uncompressed; refused before reading.",
+        )
+
+
+def read_xlsx(path: Path, kind: str, filename: str) -> RawTable:
+    import fastexcel
+
+    _check_zip(path, filename)
+    try:
+        reader = fastexcel.read_excel(path)
+        sheet = reader.load_sheet(0, header_row=None, dtypes="string")
+        frame = sheet.to_polars()
+    except Exception as exc:  # fastexcel raises its own error types for corrupt sheets
+        raise FileRejected(
+            f"文件 {filename}：Excel 文件无法读取（{type(exc).__name__}）。请用 Excel 重新保存后报送。",
+            f"File {filename}: the workbook cannot be read ({type(exc).__name__}).",
+        ) from None
+    head = [list(r) for r in frame.head(HEADER_SEARCH_ROWS).iter_rows()]
+    index, mapping, extras = _find_header(head, kind, filename)
+    data = frame.slice(index + 1)
+    rows = _finish(data, mapping, kind, first_data_row=index + 2)
+    # fastexcel writes date cells as `2023-06-15 00:00:00`: keep the date part only.
+    rows = rows.with_columns(
+        pl.col(c).str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "$1")
+        for c in rows.columns if c != "source_row"
+    )
+    return RawTable(rows, "xlsx", extras, index + 1)
+
+
+def read_extract(path: Path, kind: str, ext: str, filename: str) -> RawTable:
+    if ext == "csv":
+        table = read_csv(path, kind, filename)
+    else:
+        table = read_xlsx(path, kind, filename)
+    return table
