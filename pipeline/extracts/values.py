@@ -50,8 +50,8 @@ def excel_serial_to_date(col: pl.Expr) -> pl.Expr:
 def parse_date(col: pl.Expr, *, excel_serials: bool) -> pl.Expr:
     forms = [_ymd(col, p) for p in _DATE_FORMS]
     if excel_serials:
-        # Only when the cell is not an 8-digit yyyymmdd: serials of real dates have 5 digits.
-        forms.append(pl.when(col.str.len_chars() <= 6).then(excel_serial_to_date(col)))
+        # At most 6 integer digits, so an 8-digit yyyymmdd is never read as a serial.
+        forms.append(excel_serial_to_date(col))
     return pl.coalesce(forms)
 
 

@@ -1,0 +1,78 @@
+"""Stage 2 — validate: the contract's row rules (expectations/) over the staged months."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+
+from pipeline.assets.ingest import staged_extracts
+from pipeline.ingest import clear_pending, pending_scope
+from pipeline.resources import TuoyuResource
+from pipeline.staging import KINDS
+from pipeline.validate.suites import SUITES_DIR
+
+
+@dg.asset(group_name="validate", key=["audit", "validated_extracts"], deps=[staged_extracts], description=(
+    "Runs the Great Expectations suites of expectations/ inside the warehouse on every month "
+    "whose extracts changed: failing rows go to audit.rejected_rows (R) or audit.row_warnings (W); "
+    "core.institutions / enrollment / staffing hold the accepted rows."))
+def validated_extracts(context: dg.AssetExecutionContext, tuoyu: TuoyuResource) -> dg.MaterializeResult:
+    from pipeline.validate import validate  # imports great_expectations: only when validating
+
+    settings = tuoyu.settings()
+    with tuoyu.connection() as con:
+        scope = pending_scope(con)
+    if not scope:
+        context.log.info("nothing new to validate")
+        return dg.MaterializeResult(metadata={"months_validated": 0})
+    report = validate(settings.warehouse, scope)
+    with tuoyu.connection() as con:
+        clear_pending(con, scope)
+    by_rule = report.counts_by_rule()
+    return dg.MaterializeResult(metadata={
+        "months_validated": sum(len(v) for v in scope.values()),
+        "rows_rejected": report.rows_rejected,
+        "rows_warned": report.rows_warned,
+        "failures_by_rule": dg.MetadataValue.json(by_rule),
+    })
+
+
+def _blocking_share(kind: str) -> float:
+    suite = json.loads((SUITES_DIR / f"{kind}.json").read_text(encoding="utf-8"))
+    return float(suite.get("meta", {}).get("blocking_rejected_share", 0.5))
+
+
+def _file_check(kind: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=validated_extracts, name=f"{kind}_files_trustworthy", blocking=True,
+                    description=f"No current {kind} file has more than the suite's share of rows rejected; "
+                                "rejections by rule are listed (counts only).")
+    def check(tuoyu: TuoyuResource) -> dg.AssetCheckResult:
+        limit = _blocking_share(kind)
+        with tuoyu.connection() as con:
+            files = con.execute(
+                """select file_path, period, rows_read, coalesce(rows_rejected, 0)
+                   from audit.load_log where status = 'loaded' and kind = ? order by period""", [kind]).fetchall()
+            by_rule = dict(con.execute(
+                """select r.rule_id, count(*) from audit.rejected_rows r
+                   join audit.current_files c using (sha256) where c.kind = ?
+                   group by r.rule_id order by 2 desc""", [kind]).fetchall())
+        untrusted = [f"{period} {path}: {rej}/{read}" for path, period, read, rej in files
+                     if read and rej / read > limit]
+        worst = max((rej / read for _, _, read, rej in files if read), default=0.0)
+        return dg.AssetCheckResult(
+            passed=not untrusted,
+            severity=dg.AssetCheckSeverity.ERROR if untrusted else dg.AssetCheckSeverity.WARN,
+            metadata={
+                "files": len(files),
+                "worst_rejected_share": round(worst, 4),
+                "threshold": limit,
+                "untrusted_files": dg.MetadataValue.json(untrusted),
+                "rejected_by_rule": dg.MetadataValue.json({k: int(v) for k, v in by_rule.items()}),
+            },
+        )
+
+    return check
+
+
+validation_checks = [_file_check(kind) for kind in KINDS]

@@ -1,0 +1,77 @@
+"""`tuoyu run`: preflight checks with clear messages, then the Dagster job in-process."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from pipeline.settings import ConfigError, Settings
+
+
+@dataclass
+class RunOutcome:
+    success: bool
+    lines: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def export_settings(settings: Settings) -> None:
+    """The Dagster resource reads the environment: make it say what these settings say."""
+    os.environ["TUOYU_INBOX"] = str(settings.inbox)
+    os.environ["TUOYU_WAREHOUSE"] = str(settings.warehouse)
+    os.environ["TUOYU_REPORTS"] = str(settings.reports)
+    if settings.reference is not None:
+        os.environ["TUOYU_REFERENCE"] = str(settings.reference)
+    if settings.demo:
+        os.environ["TUOYU_DEMO"] = "1"
+
+
+def preflight(settings: Settings) -> None:
+    """Stop before anything is written when the run cannot complete."""
+    from pipeline.reference import load_reference
+    from pipeline.warehouse import connect
+
+    settings.key()  # ConfigError without a key outside demo mode
+    load_reference(settings.reference)  # ReferenceDataError names file and line
+    if not settings.inbox.is_dir():
+        raise ConfigError(f"收件箱文件夹不存在：{settings.inbox}。请检查 TUOYU_INBOX。Inbox folder not found.")
+    connect(settings.warehouse).close()  # WarehouseLocked when another process holds it
+
+
+def _summary(settings: Settings) -> list[str]:
+    from pipeline.warehouse import connect
+
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        counts = dict(con.execute("select status, count(*) from audit.load_log group by status").fetchall())
+        rejected = con.execute(
+            "select coalesce(sum(rows_rejected), 0), coalesce(sum(rows_read), 0) from audit.load_log where status = 'loaded'"
+        ).fetchone()
+    finally:
+        con.close()
+    return [
+        "文件 files: " + "，".join(f"{k} {v}" for k, v in sorted(counts.items())),
+        f"当前数据行 rows in current files: {rejected[1]}，其中剔除 rejected {rejected[0]}",
+    ]
+
+
+def run_pipeline(settings: Settings) -> RunOutcome:
+    import dagster as dg
+
+    from pipeline.definitions import defs
+    from pipeline.reference import ReferenceDataError
+    from pipeline.warehouse import WarehouseLocked
+
+    try:
+        preflight(settings)
+    except (ConfigError, ReferenceDataError, WarehouseLocked) as exc:
+        return RunOutcome(False, [f"无法运行 Cannot run: {exc}"])
+    export_settings(settings)
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    result = defs.resolve_job_def("tuoyu_pipeline").execute_in_process(instance=instance, raise_on_error=False)
+    if not result.success:
+        failures = [e.message for e in result.all_events if e.is_failure]
+        return RunOutcome(False, ["运行未完成 Run did not complete:", *failures[:5]])
+    return RunOutcome(True, ["运行完成 Run complete.", *_summary(settings)])

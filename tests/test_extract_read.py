@@ -1,0 +1,114 @@
+"""Reading whole files: encodings, title rows, header aliases, blank rows, whole-file rejection."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from pipeline.extracts.read import FileRejected, read_extract
+from tests.extract_fixtures import (ENROLLMENT_HEADER, INSTITUTION_HEADER, child_row, institution_row,
+                                    write_csv, write_xlsx)
+
+
+@pytest.mark.parametrize("encoding, bom", [("utf-8", False), ("utf-8", True), ("gb18030", False), ("gbk", False)])
+def test_csv_encodings(tmp_path, encoding, bom):
+    path = write_csv(tmp_path / "托育机构_2023-06.csv", INSTITUTION_HEADER, [institution_row()], encoding=encoding, bom=bom)
+    table = read_extract(path, "institutions", "csv", path.name)
+    assert table.rows["name"].to_list() == ["JG01托育园"]  # Chinese survives the round trip
+    assert table.rows["operating_status"].to_list() == ["正常运营"]
+    assert table.encoding == ("utf-8" if encoding == "utf-8" else "gb18030")
+
+
+def test_other_encodings_are_rejected_with_a_message(tmp_path):
+    path = tmp_path / "托育机构_2023-06.csv"
+    path.write_bytes(",".join(INSTITUTION_HEADER).encode("utf-16"))  # UTF-16: NUL bytes
+    with pytest.raises(FileRejected) as err:
+        read_extract(path, "institutions", "csv", path.name)
+    assert "编码" in err.value.zh and path.name in err.value.zh
+
+
+def test_title_row_blank_rows_and_source_rows(tmp_path):
+    rows = [institution_row(iid="JG01"), [""] * 16, institution_row(iid="JG02")]  # a blank row between
+    path = write_csv(tmp_path / "institutions_2023-06.csv", INSTITUTION_HEADER, rows, title="青州市托育机构信息表")
+    table = read_extract(path, "institutions", "csv", path.name)
+    assert table.header_row == 2
+    assert table.rows["institution_id"].to_list() == ["JG01", "JG02"]
+    # line 1 title, line 2 header, line 3 JG01, line 4 blank, line 5 JG02
+    assert table.rows["source_row"].to_list() == [3, 5]
+
+
+def test_english_aliases_full_width_and_extra_columns(tmp_path):
+    header = ["period", "institution_id", "name", "credit_code", "area_code", "institution_type", "affordable",
+              "demonstration", "demonstration_date", "registration_date", "filing_status", "filing_date", "places",
+              "cctv_full_coverage", "fire_safety_passed", "operating_status", "备注"]  # 备注: an extra column
+    row = institution_row(places="１２０") + ["新开"]  # full-width digits
+    path = write_csv(tmp_path / "institutions_202306.csv", header, [row])
+    table = read_extract(path, "institutions", "csv", path.name)
+    assert table.rows["places"].to_list() == ["120"]
+    assert table.extra_headers == ["备注"]
+
+
+def test_missing_required_header_rejects_the_whole_file(tmp_path):
+    header = [h for h in INSTITUTION_HEADER if h not in ("核定托位数", "运营状态")]
+    path = write_csv(tmp_path / "institutions_2023-06.csv", header, [institution_row()[:14]])
+    with pytest.raises(FileRejected) as err:
+        read_extract(path, "institutions", "csv", path.name)
+    assert "核定托位数" in err.value.zh and "运营状态" in err.value.zh and path.name in err.value.zh
+
+
+def test_name_columns_may_be_absent_and_are_never_read(tmp_path):
+    header = [h for h in ENROLLMENT_HEADER if h != "幼儿姓名"]
+    row = child_row()
+    del row[2]
+    path = write_csv(tmp_path / "在托幼儿_2023-06.csv", header, [row])
+    table = read_extract(path, "enrollment", "csv", path.name)
+    assert "child_name" not in table.rows.columns
+    with_names = write_csv(tmp_path / "在托幼儿_2023-07.csv", ENROLLMENT_HEADER, [child_row(name="王小红")])
+    table = read_extract(with_names, "enrollment", "csv", with_names.name)
+    assert "child_name" not in table.rows.columns
+    assert "王小红" not in str(table.rows.rows())
+
+
+def test_xlsx_with_title_row_and_typed_cells(tmp_path):
+    row: list[object] = institution_row()
+    row[9] = 45092          # 登记日期 as an Excel serial number (2023-06-15)
+    row[12] = 120           # 核定托位数 as a number
+    path = write_xlsx(tmp_path / "托育机构_2023年6月.xlsx", INSTITUTION_HEADER, [row], title="青州市托育机构信息表")
+    table = read_extract(path, "institutions", "xlsx", path.name)
+    assert table.header_row == 3
+    assert table.rows["registration_date"].to_list() == ["45092"]
+    assert table.rows["places"].to_list() == ["120"]
+    assert table.rows["source_row"].to_list() == [4]
+
+
+def test_corrupt_xlsx_is_rejected(tmp_path):
+    path = tmp_path / "托育机构_2023-06.xlsx"
+    path.write_bytes(b"this is not a zip file")
+    with pytest.raises(FileRejected) as err:
+        read_extract(path, "institutions", "xlsx", path.name)
+    assert "Excel" in err.value.zh
+
+
+def test_zip_bomb_refused_by_declared_size(tmp_path, monkeypatch):
+    import pipeline.extracts.read as read_module
+
+    path = write_xlsx(tmp_path / "托育机构_2023-06.xlsx", INSTITUTION_HEADER, [institution_row()])
+    declared = sum(i.file_size for i in zipfile.ZipFile(path).infolist())
+    monkeypatch.setattr(read_module, "MAX_XLSX_UNCOMPRESSED", declared - 1)  # one byte under what it declares
+    with pytest.raises(FileRejected) as err:
+        read_extract(path, "institutions", "xlsx", path.name)
+    assert "解压后大小" in err.value.zh
+
+
+def test_empty_file_is_rejected(tmp_path):
+    path = tmp_path / "托育机构_2023-06.csv"
+    path.write_bytes(b"")
+    with pytest.raises(FileRejected):
+        read_extract(path, "institutions", "csv", path.name)
+
+
+def test_header_only_file_has_no_rows(tmp_path):
+    path = write_csv(tmp_path / "托育机构_2023-06.csv", INSTITUTION_HEADER, [])
+    assert read_extract(path, "institutions", "csv", path.name).rows.height == 0
