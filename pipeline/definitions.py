@@ -11,6 +11,7 @@ import dagster as dg
 from pipeline.assets.indicators import marts
 from pipeline.assets.ingest import reference_tables, staged_extracts
 from pipeline.assets.validate import validated_extracts, validation_checks
+from pipeline.automation import build_schedule, build_sensor
 from pipeline.resources import TuoyuResource
 
 # The whole pipeline, ingest to reports: run by `tuoyu run`, the monthly schedule and the
@@ -19,11 +20,16 @@ pipeline_job = dg.define_asset_job(
     "tuoyu_pipeline",
     selection=dg.AssetSelection.all(),
     description="Ingest new extracts, validate, compute indicators, render the report.",
+    # Transient failures (the warehouse briefly locked by a reader, a file still being
+    # copied into the inbox) are retried; a second attempt of a clean step changes nothing.
+    op_retry_policy=dg.RetryPolicy(max_retries=2, delay=15),
 )
 
 defs = dg.Definitions(
     assets=[reference_tables, staged_extracts, validated_extracts, marts],
     asset_checks=[*validation_checks],
     jobs=[pipeline_job],
+    schedules=[build_schedule(pipeline_job)],
+    sensors=[build_sensor(pipeline_job)],
     resources={"tuoyu": TuoyuResource()},
 )

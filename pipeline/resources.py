@@ -1,7 +1,6 @@
 """The one Dagster resource: the project's settings, read from the environment when a run
 starts (never at import), and the warehouse connection that goes with them."""
 
-from __future__ import annotations
 
 from contextlib import contextmanager
 from collections.abc import Iterator

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pipeline.settings import ConfigError, Settings
 
@@ -57,7 +61,46 @@ def _summary(settings: Settings) -> list[str]:
     ]
 
 
-def run_pipeline(settings: Settings) -> RunOutcome:
+class RunInProgress(Exception):
+    pass
+
+
+@contextmanager
+def run_lock(warehouse: Path, wait_seconds: float):
+    """One writer at a time: an exclusive lock on `<warehouse>.lock`. A second run waits up
+    to `wait_seconds` for the first to finish, then gives up with a clear message."""
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    path = warehouse.with_name(warehouse.name + ".lock")
+    with open(path, "a+") as handle:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise RunInProgress(
+                        f"另一次运行正在使用数据仓库 {warehouse}，请等其结束后再运行（已等待 {wait_seconds:.0f} 秒）。"
+                        f" Another run is using {warehouse}; try again when it has finished."
+                    ) from None
+                time.sleep(0.5)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def run_pipeline(settings: Settings, wait_seconds: float | None = None) -> RunOutcome:
+    if wait_seconds is None:
+        wait_seconds = float(os.environ.get("TUOYU_LOCK_WAIT", "600"))
+    try:
+        with run_lock(settings.warehouse, wait_seconds):
+            return _run_pipeline(settings)
+    except RunInProgress as exc:
+        return RunOutcome(False, [f"无法运行 Cannot run: {exc}"])
+
+
+def _run_pipeline(settings: Settings) -> RunOutcome:
     import dagster as dg
 
     from pipeline.definitions import defs

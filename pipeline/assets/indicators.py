@@ -1,6 +1,5 @@
 """Stage 3 — indicators: the SQL models of sql/marts, one Dagster asset per table."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,6 +1,5 @@
 """Stage 1 — ingest: reference data and the inbox's extracts into the warehouse."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,6 +1,5 @@
 """Stage 2 — validate: the contract's row rules (expectations/) over the staged months."""
 
-from __future__ import annotations
 
 import json
 

@@ -1,0 +1,326 @@
+"""The monthly report (pipeline/report), rendered from a small hand-made warehouse.
+
+The warehouse is `report_fake_warehouse.build_small_warehouse` (样板县, 3 镇街,
+2023-01 … 2024-03); its comments say what each planted value is for. One rendering of
+2024-03 is shared by the read-only checks of this module; tests that write render
+again into their own copy.
+"""
+
+from __future__ import annotations
+
+import shutil
+import struct
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import pytest
+from fontTools.ttLib import TTFont
+
+from pipeline.report import render_report
+from pipeline.report.style import font_paths
+from tests.report_fake_warehouse import SMALL_COUNTY, build_small_warehouse
+from tests.report_pdf_text import pdf_runs, pdf_text
+
+PERIOD = "2024-03"
+STATUS_ZH = {"attained": "已达成", "not_attained": "未达成", "on_track": "按期推进",
+             "needs_acceleration": "需加快", "limited_progress": "进展有限", "regressing": "倒退",
+             "insufficient_data": "数据不足", "no_data": "无数据"}
+
+
+def expected_text(value: float | None, decimals: int) -> str:
+    """The handbook's rounding, written independently of the report code."""
+    if value is None:
+        return "—"
+    q = Decimal(repr(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    return f"{q:.{decimals}f}"
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> Path:
+    return build_small_warehouse(tmp_path_factory.mktemp("wh") / "warehouse.duckdb")
+
+
+def fresh_copy(warehouse: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(warehouse, copy)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def rendered(warehouse, tmp_path_factory):
+    work = tmp_path_factory.mktemp("render")
+    db = fresh_copy(warehouse, work)
+    with duckdb.connect(str(db)) as con:
+        result = render_report(con, PERIOD, work / "out")
+    return result, db
+
+
+@pytest.fixture(scope="module")
+def runs(rendered):
+    return pdf_runs(rendered[0].pdf.read_bytes())
+
+
+@pytest.fixture(scope="module")
+def county_rows(warehouse):
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute("""
+            select c.indicator_id, c.name_zh, c.unit_zh, c.decimals, c.target_value,
+                   v.value, v.status
+            from marts.indicator_catalog as c
+            left join marts.indicator_values as v
+              on v.indicator_id = c.indicator_id and v.period = ? and v.area_code = ?
+            order by c.sort_order
+        """, [PERIOD, SMALL_COUNTY]).fetchall()
+    names = ["id", "name", "unit", "decimals", "target", "value", "status"]
+    return [dict(zip(names, r)) for r in rows]
+
+
+def flat(runs) -> list[str]:
+    return [r.text for page in runs for r in page]
+
+
+# --- the PDF ----------------------------------------------------------------
+
+def test_pdf_title_and_dates(runs):
+    text = "".join(flat(runs))
+    assert "样板县3岁以下婴幼儿照护服务发展目标监测月报（2024年3月）" in text
+    assert "数据截至：2024年3月31日" in text
+    assert "编制单位：统计局" in text
+    assert "青州" not in text  # nothing of the default county leaks into another county's report
+
+
+def test_scorecard_shows_every_targeted_indicator_with_its_rounded_value(runs, county_rows):
+    texts = flat(runs)
+    first_page = [r.text for r in runs[0]] + [r.text for r in runs[1]]
+    for row in (r for r in county_rows if r["target"] is not None):
+        label = f"{row['name']}（{row['unit']}）"
+        assert label in first_page, label
+        at = first_page.index(label)
+        assert first_page[at + 1] == expected_text(row["value"], row["decimals"]), label
+        assert first_page[at + 4] == STATUS_ZH[row["status"]], label
+    assert "3.14" in texts and "3.14159" not in "".join(texts)   # rounded, never raw
+    assert "56.3" in texts                                        # 56.25 rounds half up
+
+
+def test_null_prints_as_dash_with_a_note_and_zero_stays_zero(runs):
+    page_texts = flat(runs)
+    # staffing missing in 2024-02: the month-on-month change of 保育人员持证率 is "—"
+    at = page_texts.index("保育人员持证率（%）")
+    assert page_texts[at + 1] == "79.0"
+    assert page_texts[at + 5] == "—"
+    assert any("“—”表示无数据" in t for t in page_texts)
+    # 山前乡 has no operating institution: rates "—", but places per 1,000 a real 0.00
+    at = page_texts.index("山前乡")
+    row = page_texts[at:at + 8]
+    assert row[1] == "乡" and row[2] == "0" and row[3] == "0.00" and row[4] == "—", row
+
+
+def test_every_character_is_in_the_embedded_font(runs):
+    cmaps = {}
+    for family, path in font_paths().items():
+        cmaps[path.stem] = set(TTFont(path, lazy=True).getBestCmap())
+    checked = 0
+    for page in runs:
+        for run in page:
+            stem = next((s for s in cmaps if s in run.font), None)
+            assert stem is not None, f"text drawn in an unexpected font: {run.font}"
+            assert 0 not in run.codes, f"missing glyph (.notdef) in {run.text!r}"
+            for ch in run.text:
+                assert ch != "\ufffd" and ord(ch) in cmaps[stem], (ch, run.text)
+                checked += 1
+    assert checked > 2000
+
+
+def test_pages_have_header_and_page_numbers(runs):
+    assert len(runs) >= 5
+    total = len(runs)
+    for n, page in enumerate(runs, start=1):
+        texts = [r.text for r in page]
+        assert f"第{n}页　共{total}页".replace(" ", "") in "".join(texts).replace(" ", ""), n
+        if n > 1:
+            assert "样板县托育服务发展目标监测月报" in texts
+
+
+def test_report_sections_are_present_in_order(runs):
+    text = "".join(flat(runs))
+    order = ["内容摘要", "一、目标指标监测总表", "二、阶段目标完成情况", "三、目标指标月度趋势",
+             "四、镇街比较", "五、服务供给结构与从业人员", "六、数据质量", "附录"]
+    positions = [text.index(h) for h in order]
+    assert positions == sorted(positions)
+    for piece in ("2023年目标完成情况", "2025年目标完成情况", "近12个月报表接收情况",
+                  "拒收行按规则统计", "上期报告以来修订的数值", "指标定义", "政策措施监测覆盖情况",
+                  "加强饮食用药监管"):
+        assert piece in text, piece
+
+
+# --- the summary --------------------------------------------------------------
+
+def test_summary_agrees_with_the_statuses(warehouse, county_rows):
+    from pipeline.report.data import load_report_data
+    from pipeline.report.summary import write_summary
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        summary = write_summary(load_report_data(con, PERIOD))
+    targeted = [r for r in county_rows if r["target"] is not None]
+    attained = {r["id"] for r in targeted if r["status"] == "attained"}
+    behind = {r["id"] for r in targeted
+              if r["status"] in ("not_attained", "regressing", "limited_progress",
+                                 "needs_acceleration")}
+    assert 3 <= len(summary.sentences) <= 5
+    assert set(summary.attained) == attained and set(summary.behind) == behind
+    names = {r["id"]: r["name"] for r in targeted}
+    attained_sentence, behind_sentence = summary.sentences[1], summary.sentences[2]
+    for k in attained:
+        assert names[k] in attained_sentence and names[k] not in behind_sentence
+    for k in behind:
+        assert names[k] in behind_sentence and names[k] not in attained_sentence
+    counts = summary.sentences[0]
+    for status in {r["status"] for r in targeted}:
+        n = sum(1 for r in targeted if r["status"] == status)
+        assert f"{STATUS_ZH[status]}{n}项" in counts
+    # filing_rate went from on_track (2024-02) to attained (2024-03)
+    assert "托育机构备案率由“" in summary.sentences[3]
+
+
+# --- determinism, files -------------------------------------------------------
+
+def test_same_warehouse_gives_identical_bytes(rendered, warehouse, tmp_path):
+    first, _ = rendered
+    db = fresh_copy(warehouse, tmp_path)
+    with duckdb.connect(str(db)) as con:
+        second = render_report(con, PERIOD, tmp_path / "again")
+    pairs = [(first.pdf, second.pdf), (first.card, second.card), (first.xlsx, second.xlsx)]
+    pairs += list(zip(sorted(first.charts), sorted(second.charts)))
+    for a, b in pairs:
+        assert a.name == b.name
+        assert a.read_bytes() == b.read_bytes(), a.name
+    assert b"/CreationDate(D:20240331" in first.pdf.read_bytes()
+
+
+def test_outputs_written_completely(rendered):
+    result, _ = rendered
+    folder = result.directory
+    assert folder.name == PERIOD
+    leftovers = [p for p in folder.rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"]
+    assert leftovers == []
+    assert result.pdf.read_bytes().startswith(b"%PDF-")
+    with result.card.open("rb") as fh:
+        head = fh.read(24)
+    width, height = struct.unpack(">II", head[16:24])
+    assert (width, height) == (1080, 1920)
+    names = {p.stem for p in result.charts}
+    assert "trend_places_per_1000" in names and "area_places_per_1000" in names
+    for png in result.charts:
+        data = png.read_bytes()
+        assert b"tEXt" not in data and b"tIME" not in data, png.name  # no software, no date
+        assert struct.unpack(">I", data[16:20])[0] == 1080
+
+
+def test_default_period_is_latest_institutions_month(warehouse, tmp_path):
+    db = fresh_copy(warehouse, tmp_path)
+    with duckdb.connect(str(db)) as con:
+        result = render_report(con, None, tmp_path / "out", compiler="样板县统计局")
+    assert result.period == PERIOD
+    assert "编制单位：样板县统计局" in pdf_text(result.pdf.read_bytes()).replace("\n", "")
+
+
+def test_renders_within_ten_seconds(rendered):
+    assert rendered[0].seconds < 10
+
+
+# --- revisions between reports --------------------------------------------------
+
+def test_next_report_lists_revised_figures(warehouse, tmp_path):
+    db = fresh_copy(warehouse, tmp_path)
+    with duckdb.connect(str(db)) as con:
+        render_report(con, "2024-02", tmp_path / "out")
+        # a re-delivered institutions file changes February's places per 1,000
+        con.execute("update marts.indicator_values set value = 3.26 where indicator_id = "
+                    "'places_per_1000' and period = '2024-02' and area_code = ?", [SMALL_COUNTY])
+        result = render_report(con, PERIOD, tmp_path / "out")
+        published = con.execute("select count(*), count(distinct report_period) "
+                                "from marts.published_values").fetchone()
+    assert result.revised_values == 1
+    texts = flat(pdf_runs(result.pdf.read_bytes()))
+    at = texts.index("每千人口托位数（个）", texts.index("表11　上期报告以来修订的数值"))
+    assert texts[at:at + 5] == ["每千人口托位数（个）", "2024年2月", "样板县", "3.10", "3.26"]
+    assert published[1] == 2 and published[0] > 100
+    wb = openpyxl.load_workbook(result.xlsx)
+    rows = list(wb["数值修订"].iter_rows(min_row=4, values_only=True))
+    assert rows[0][:5] == ("每千人口托位数（个）", "2024年2月", "样板县", "3.10", "3.26")
+
+
+# --- the workbook ---------------------------------------------------------------
+
+def test_workbook_holds_the_same_numbers(rendered, county_rows):
+    result, _ = rendered
+    wb = openpyxl.load_workbook(result.xlsx)
+    assert wb.properties.created.year == 2024 and wb.properties.created.month == 3
+    ws = wb["目标监测总表"]
+    assert ws["A1"].value == "表1　目标指标监测总表"
+    rows = {r[1]: r for r in ws.iter_rows(min_row=4, values_only=True) if r[1]}
+    for row in (r for r in county_rows if r["target"] is not None):
+        cells = rows[f"{row['name']}（{row['unit']}）"]
+        want = expected_text(row["value"], row["decimals"])
+        got = cells[2]
+        if want == "—":
+            assert got == "—"
+        else:
+            assert isinstance(got, (int, float)) and f"{got:.{row['decimals']}f}" == want
+        assert cells[5] == STATUS_ZH[row["status"]]
+    for ws in wb.worksheets:
+        for line in ws.iter_rows():
+            for cell in line:
+                assert cell.data_type != "f", (ws.title, cell.coordinate, cell.value)
+
+
+def test_workbook_neutralises_formula_text(rendered):
+    result, _ = rendered
+    ws = openpyxl.load_workbook(result.xlsx)["拒收行"]
+    messages = [r[4] for r in ws.iter_rows(min_row=4, values_only=True) if r[1]]
+    assert "'=HYPERLINK(\"x\",\"性别不是男或女\")" in messages
+
+
+@pytest.mark.parametrize("raw, safe", [
+    ("=1+2", "'=1+2"), ("+86 123", "'+86 123"), ("-3", "'-3"), ("@SUM(A1)", "'@SUM(A1)"),
+    ("\tx", "'\tx"), ("\rx", "'\rx"), ("\nx", "'\nx"), ("城关街道", "城关街道"), ("", ""),
+    ("a=b", "a=b"), (-3.5, -3.5), (0, 0), (None, None),
+])
+def test_neutralise_cell(raw, safe):
+    from pipeline.report.safe_export import neutralise_cell
+
+    assert neutralise_cell(raw) == safe
+
+
+# --- robustness -------------------------------------------------------------------
+
+def test_renders_without_the_optional_tables_and_for_a_month_without_data(warehouse, tmp_path):
+    db = fresh_copy(warehouse, tmp_path)
+    with duckdb.connect(str(db)) as con:
+        for table in ("core.institutions", "marts.target_verdicts", "marts.data_quality",
+                      "audit.rejected_rows"):
+            con.execute(f"drop table {table}")
+        result = render_report(con, PERIOD, tmp_path / "out")
+        empty = render_report(con, "2022-06", tmp_path / "out")
+    text = "".join(flat(pdf_runs(result.pdf.read_bytes())))
+    assert "机构明细表不可用" in text and "2023年目标完成情况" in text
+    empty_text = flat(pdf_runs(empty.pdf.read_bytes()))
+    assert "均无数据" in "".join(empty_text)
+    at = empty_text.index("每千人口托位数（个）")
+    assert empty_text[at + 1] == "—"
+
+
+def test_renders_from_the_warehouse_the_sql_models_build(tmp_path):
+    """The same report from the pipeline's own marts (tests/indicator_fixtures.py)."""
+    from tests.indicator_fixtures import COUNTY, main_warehouse
+
+    w = main_warehouse(tmp_path / "warehouse.duckdb")
+    result = render_report(w.con, None, tmp_path / "out")
+    assert result.period == "2024-03"
+    texts = flat(pdf_runs(result.pdf.read_bytes()))
+    value = w.value("filing_rate", "2024-03", COUNTY)
+    at = texts.index("托育机构备案率（%）")
+    assert texts[at + 1] == expected_text(value, 1)
+    assert texts[at + 4] == STATUS_ZH[w.status("filing_rate", "2024-03", COUNTY)]
