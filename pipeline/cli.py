@@ -77,6 +77,74 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if outcome.success else 1
 
 
+def cmd_sql(args: argparse.Namespace) -> int:
+    from pipeline.publish import published_database
+    from pipeline.sqlquery import sql_command
+
+    fmt, output = "table", None
+    for name in ("csv", "json", "xlsx"):
+        value = getattr(args, name)
+        if value is not None:
+            fmt, output = name, (Path(value) if value not in ("", "-") else None)
+    return sql_command(published_database(_settings().warehouse), query=args.query, example=args.example,
+                       params=args.param, fmt=fmt, output=output, list_only=args.examples)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from pipeline.publish import published_database
+    from pipeline.status import status_command
+
+    settings = _settings()
+    return status_command(settings.warehouse, published_database(settings.warehouse),
+                          through=args.through or last_full_month())
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Regenerate one month's report from the warehouse as it is (no new data is loaded)."""
+    from pipeline.report.render import render_report
+    from pipeline.runner import run_lock
+    from pipeline.warehouse import connect
+
+    settings = _settings()
+    with run_lock(settings.warehouse, float(os.environ.get("TUOYU_LOCK_WAIT", "600"))):
+        con = connect(settings.warehouse)
+        try:
+            result = render_report(con, args.period, settings.reports, compiler=settings.compiler)
+        finally:
+            con.close()
+    print(f"报告已生成 Report written: {result.pdf}")
+    print(f"手机摘要 Phone card: {result.card}")
+    return 0
+
+
+def cmd_fix(args: argparse.Namespace) -> int:
+    """The rows of one institution that were rejected or warned, to fix in the office's file."""
+    from pipeline.sqlquery import format_table, to_csv
+    from pipeline.validate import rows_to_fix
+    from pipeline.warehouse import connect
+
+    con = connect(_settings().warehouse, read_only=True)
+    try:
+        rows = rows_to_fix(con, args.institution_id, args.period)
+    finally:
+        con.close()
+    if args.csv:
+        to_csv(rows, Path(args.csv))
+        print(f"已写入 {args.csv}（{rows.height} 行）")
+    else:
+        print(format_table(rows) if rows.height else f"机构 {args.institution_id} 没有需要更正的数据行。")
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    """The Dagster UI on 127.0.0.1 with the schedule and sensor, one run at a time."""
+    from pipeline.ops import prepare_dagster_home
+
+    home = prepare_dagster_home(Path(os.environ.get("DAGSTER_HOME", "data/dagster_home")))
+    os.environ["DAGSTER_HOME"] = str(home)
+    os.execvp("dagster", ["dagster", "dev", "-m", "pipeline.definitions", "-h", "127.0.0.1", "-p", str(args.port)])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tuoyu", description="托育服务发展目标监测 — monthly childcare statistics")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -95,6 +163,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", default=None)
     p.set_defaults(func=cmd_sample)
 
+    p = sub.add_parser("sql", help="a read-only query on the published copy")
+    p.add_argument("query", nargs="?")
+    p.add_argument("--example", help="run a query of sql/examples by name")
+    p.add_argument("--examples", action="store_true", help="list the example queries")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--csv", nargs="?", const="", default=None, metavar="FILE")
+    p.add_argument("--json", nargs="?", const="", default=None, metavar="FILE")
+    p.add_argument("--xlsx", default=None, metavar="FILE")
+    p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("status", help="months × kinds: received, revised, missing, rejected; the last run")
+    p.add_argument("--through", default=None, help="YYYY-MM (default: last full month)")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("report", help="(re)render one month's report")
+    p.add_argument("--period", default=None, help="YYYY-MM (default: latest month with an institutions extract)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("fix", help="rows of one institution to fix (rejected or warned)")
+    p.add_argument("institution_id")
+    p.add_argument("--period", default=None)
+    p.add_argument("--csv", default=None, metavar="FILE")
+    p.set_defaults(func=cmd_fix)
+
+    p = sub.add_parser("dev", help="start the Dagster UI (127.0.0.1) with schedule and sensor")
+    p.add_argument("--port", type=int, default=3000)
+    p.set_defaults(func=cmd_dev)
+
     p = sub.add_parser("demo", help="sample inbox + full run with the demo key")
     p.add_argument("--dir", default="data/demo")
     p.set_defaults(func=cmd_demo)
@@ -110,6 +206,15 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"错误 Error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # known, explained failures: print the message, not a traceback
+        from pipeline.reference import ReferenceDataError
+        from pipeline.runner import RunInProgress
+        from pipeline.warehouse import WarehouseLocked
+
+        if isinstance(exc, (ReferenceDataError, RunInProgress, WarehouseLocked)):
+            print(f"错误 Error: {exc}", file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dagster as dg
 
 from pipeline.assets.indicators import marts
+from pipeline.assets.reports import monthly_report, published_copy
 from pipeline.assets.ingest import reference_tables, staged_extracts
 from pipeline.assets.validate import validated_extracts, validation_checks
 from pipeline.automation import build_schedule, build_sensor
@@ -26,7 +27,7 @@ pipeline_job = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[reference_tables, staged_extracts, validated_extracts, marts],
+    assets=[reference_tables, staged_extracts, validated_extracts, marts, monthly_report, published_copy],
     asset_checks=[*validation_checks],
     jobs=[pipeline_job],
     schedules=[build_schedule(pipeline_job)],

@@ -7,6 +7,7 @@ import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from pipeline.settings import ConfigError, Settings
@@ -112,9 +113,34 @@ def _run_pipeline(settings: Settings) -> RunOutcome:
     except (ConfigError, ReferenceDataError, WarehouseLocked) as exc:
         return RunOutcome(False, [f"无法运行 Cannot run: {exc}"])
     export_settings(settings)
+    started = datetime.now().replace(microsecond=0)
+    run_id = f"cli-{started:%Y%m%dT%H%M%S}-{os.getpid()}"
+    _record(settings, run_id, started)
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    result = defs.resolve_job_def("tuoyu_pipeline").execute_in_process(instance=instance, raise_on_error=False)
+    level = os.environ.get("TUOYU_LOG_LEVEL", "WARNING")
+    result = defs.resolve_job_def("tuoyu_pipeline").execute_in_process(
+        instance=instance, raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+    )
     if not result.success:
         failures = [e.message for e in result.all_events if e.is_failure]
-        return RunOutcome(False, ["运行未完成 Run did not complete:", *failures[:5]])
-    return RunOutcome(True, ["运行完成 Run complete.", *_summary(settings)])
+        outcome = RunOutcome(False, ["运行未完成 Run did not complete:", *failures[:5]])
+    else:
+        outcome = RunOutcome(True, ["运行完成 Run complete.", *_summary(settings)])
+    _record(settings, run_id, started, outcome)
+    return outcome
+
+
+def _record(settings: Settings, run_id: str, started: datetime, outcome: RunOutcome | None = None) -> None:
+    """One row per run in audit.runs, for `tuoyu status`."""
+    from pipeline.status import record_run
+    from pipeline.warehouse import connect
+
+    con = connect(settings.warehouse)
+    try:
+        record_run(con, run_id, started,
+                   finished_at=datetime.now().replace(microsecond=0) if outcome else None,
+                   success=outcome.success if outcome else None,
+                   summary=outcome.text() if outcome else None)
+    finally:
+        con.close()

@@ -1,0 +1,137 @@
+"""The validation suites: one Great Expectations 1.x JSON suite per staged table.
+
+`expectations/<kind>.json` is the single definition of the row rules of EXTRACTS.md §2 for
+that kind. Every expectation is an `UnexpectedRowsExpectation` whose query selects
+`sha256, row_number` of the failing rows of `{batch}`; its `meta` says which rule it is:
+
+    rule_id     stable id, e.g. ENR-CHILD-ID-CHECK
+    severity    R (reject into audit.rejected_rows) or W (warn into audit.row_warnings)
+    level       row (one finding per failing row) or file (one finding per file, row_number 0)
+    contract    the EXTRACTS.md line it enforces
+    message_zh  what the office clerk reads: what is wrong and what to do
+
+The suite's own `meta` carries `kind`, `row_values` (the staging text columns copied into
+the audit rows' JSON) and `blocking_rejected_share` (above it a file cannot be trusted).
+
+This module reads the files without importing great_expectations.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.staging import KINDS
+
+SUITES_DIR = Path(__file__).resolve().parents[2] / "expectations"
+
+# Institutions first: enrollment and staffing rows need an accepted institution of the same month.
+VALIDATION_ORDER = ("institutions", "enrollment", "staffing")
+
+SEVERITIES = ("R", "W")
+LEVELS = ("row", "file")
+RULE_META_KEYS = ("rule_id", "severity", "level", "contract", "message_zh")
+# GX's own failure severity, kept in step with meta.severity (the suite lint test checks it).
+GX_SEVERITY = {"R": "critical", "W": "warning"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One expectation of a suite: a row rule (or file-level check) and its query."""
+
+    rule_id: str
+    kind: str
+    severity: str
+    level: str
+    contract: str
+    message_zh: str
+    description: str
+    query: str
+
+    def query_for(self, relation: str) -> str:
+        """The query with `{batch}` replaced the way GX replaces it (`str.format`)."""
+        return self.query.format(batch=relation)
+
+
+@dataclass(frozen=True)
+class Suite:
+    kind: str
+    path: Path
+    data: dict[str, Any]
+    rules: tuple[Rule, ...]
+    row_values: tuple[str, ...]
+    blocking_rejected_share: float
+
+    def rule(self, rule_id: str) -> Rule:
+        for rule in self.rules:
+            if rule.rule_id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
+
+class SuiteError(ValueError):
+    """A suite file that cannot drive validation (missing meta, unknown severity, …)."""
+
+
+def load_suite(kind: str, suites_dir: Path = SUITES_DIR) -> Suite:
+    """Read and check `expectations/<kind>.json`."""
+    path = suites_dir / f"{kind}.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    meta = data.get("meta") or {}
+    if data.get("name") != kind or meta.get("kind") != kind:
+        raise SuiteError(f"{path}: name and meta.kind must both be {kind!r}")
+    rules = []
+    for position, expectation in enumerate(data.get("expectations", []), start=1):
+        where = f"{path}, expectation {position}"
+        if expectation.get("type") != "unexpected_rows_expectation":
+            raise SuiteError(f"{where}: only unexpected_rows_expectation is supported, not {expectation.get('type')!r}")
+        rule_meta = expectation.get("meta") or {}
+        missing = [key for key in RULE_META_KEYS if not rule_meta.get(key)]
+        if missing:
+            raise SuiteError(f"{where}: meta lacks {', '.join(missing)}")
+        if rule_meta["severity"] not in SEVERITIES or rule_meta["level"] not in LEVELS:
+            raise SuiteError(f"{where}: severity must be R or W and level row or file")
+        query = expectation.get("kwargs", {}).get("unexpected_rows_query", "")
+        if "{batch}" not in query:
+            raise SuiteError(f"{where}: unexpected_rows_query must select from {{batch}}")
+        rules.append(Rule(
+            rule_id=rule_meta["rule_id"],
+            kind=kind,
+            severity=rule_meta["severity"],
+            level=rule_meta["level"],
+            contract=rule_meta["contract"],
+            message_zh=rule_meta["message_zh"],
+            description=expectation.get("description", ""),
+            query=query,
+        ))
+    ids = [rule.rule_id for rule in rules]
+    duplicated = sorted({rule_id for rule_id in ids if ids.count(rule_id) > 1})
+    if duplicated:
+        raise SuiteError(f"{path}: rule ids used more than once: {', '.join(duplicated)}")
+    share = meta.get("blocking_rejected_share")
+    if not isinstance(share, (int, float)) or not 0 <= share <= 1:
+        raise SuiteError(f"{path}: meta.blocking_rejected_share must be a number between 0 and 1")
+    return Suite(
+        kind=kind,
+        path=path,
+        data=data,
+        rules=tuple(rules),
+        row_values=tuple(meta.get("row_values", ())),
+        blocking_rejected_share=float(share),
+    )
+
+
+def load_suites(suites_dir: Path = SUITES_DIR) -> dict[str, Suite]:
+    """Every kind's suite, keyed by kind."""
+    return {kind: load_suite(kind, suites_dir) for kind in KINDS}
+
+
+def rules_markdown(suites: dict[str, Suite]) -> str:
+    """The rule table of docs/validation.md, generated from the suites."""
+    lines = ["| rule id | R/W | level | contract | message (中文) |", "|---|---|---|---|---|"]
+    for kind in VALIDATION_ORDER:
+        for rule in suites[kind].rules:
+            lines.append(f"| `{rule.rule_id}` | {rule.severity} | {rule.level} | {rule.contract} | {rule.message_zh} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,75 @@
+-- grain: one row per operating institution per month that has an enrollment extract
+-- materialized: table
+-- depends_on: marts.operating_institutions, marts.month_calendar, core.enrollment
+--
+-- Enrolled children of each institution in O(M): enrollment rows in all and by 班型,
+-- distinct children, and the caregivers the staffing standard requires
+-- (⌈乳儿班/3⌉ + ⌈托小班/5⌉ + ⌈托大班/7⌉, 托育机构设置标准（试行）第二十条), counted on
+-- enrollment rows as the handbook says. Institutions without children have zeros.
+
+with calendar as (
+
+    select period
+    from marts.month_calendar
+    where has_enrollment
+
+),
+
+operating as (
+
+    select period, institution_id, area_code
+    from marts.operating_institutions
+
+),
+
+enrollment as (
+
+    select period, institution_id, child_pseudonym, class_type
+    from core.enrollment
+
+),
+
+counted as (
+
+    select
+        operating.period,
+        operating.institution_id,
+        operating.area_code,
+        count(enrollment.institution_id) as enrollment_rows,
+        count(distinct enrollment.child_pseudonym) as children,
+        count(*) filter (where enrollment.class_type = '乳儿班') as infant_class_rows,
+        count(*) filter (where enrollment.class_type = '托小班') as younger_toddler_class_rows,
+        count(*) filter (where enrollment.class_type = '托大班') as older_toddler_class_rows
+    from operating
+    inner join calendar
+        on calendar.period = operating.period
+    left join enrollment
+        on enrollment.period = operating.period
+        and enrollment.institution_id = operating.institution_id
+    group by operating.period, operating.institution_id, operating.area_code
+
+),
+
+final as (
+
+    select
+        period,
+        institution_id,
+        area_code,
+        enrollment_rows,
+        children,
+        infant_class_rows,
+        younger_toddler_class_rows,
+        older_toddler_class_rows,
+        cast(
+            ceil(infant_class_rows / 3)
+            + ceil(younger_toddler_class_rows / 5)
+            + ceil(older_toddler_class_rows / 7)
+            as bigint
+        ) as required_caregivers
+    from counted
+
+)
+
+select * from final
+order by period, institution_id

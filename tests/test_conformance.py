@@ -1,0 +1,103 @@
+"""The conformance county (../shared/conformance), run end to end through the Dagster job
+exactly as `tuoyu run` runs it: every load count and every expected value reproduced."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipeline.runner import run_pipeline
+from pipeline.settings import Settings
+from tests.conftest import CONFORMANCE, find_secrets, scan_tables
+from tests.personal_data import clear_identifiers
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory, monkeypatch_module):
+    base = tmp_path_factory.mktemp("conformance")
+    monkeypatch_module.setenv("DAGSTER_HOME", str(base / "dagster_home"))
+    (base / "dagster_home").mkdir()
+    settings = Settings(inbox=CONFORMANCE / "inbox", reference=CONFORMANCE / "reference",
+                        warehouse=base / "warehouse.duckdb", reports=base / "reports",
+                        pseudonym_key=None, demo=True)
+    outcome = run_pipeline(settings, wait_seconds=0)
+    assert outcome.success, outcome.text()
+    return base
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+@pytest.fixture
+def con(warehouse):
+    connection = duckdb.connect(str(warehouse / "warehouse.duckdb"), read_only=True)
+    yield connection
+    connection.close()
+
+
+def _read(name: str) -> list[dict[str, str]]:
+    with open(CONFORMANCE / name, encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_load_counts_match_expected_load(con):
+    got = {(k, p): (r, rej, d) for k, p, r, rej, d in con.execute(
+        "select kind, period, rows_read, rows_rejected, rows_duplicate from audit.load_log where status = 'loaded'"
+    ).fetchall()}
+    expected = {(r["kind"], r["period"]): (int(r["rows_read"]), int(r["rows_rejected"]), int(r["rows_duplicate"]))
+                for r in _read("expected_load.csv")}
+    assert got == expected
+
+
+def test_every_loaded_file_reconciles(con):
+    bad = con.execute("""select file_path from audit.load_log where status = 'loaded'
+                         and rows_read <> rows_accepted + rows_rejected + rows_duplicate""").fetchall()
+    assert bad == []
+
+
+def test_every_expected_value_is_reproduced(con):
+    got = {(i, p, a): v for i, p, a, v in con.execute(
+        "select indicator_id, period, area_code, value from marts.indicator_values").fetchall()}
+    expected = _read("expected.csv")
+    assert len(expected) == 1944
+    mismatches = []
+    for row in expected:
+        key = (row["indicator_id"], row["period"], row["area_code"])
+        want = None if row["value"] == "" else float(row["value"])
+        if key not in got:
+            mismatches.append((key, want, "missing"))
+            continue
+        have = got[key]
+        if (want is None) != (have is None) or (want is not None and not math.isclose(want, have, rel_tol=1e-9, abs_tol=1e-12)):
+            mismatches.append((key, want, have))
+    assert mismatches == []
+
+
+def test_no_rows_beyond_the_expected_ones_for_expected_indicators(con):
+    expected = {(r["indicator_id"], r["period"], r["area_code"]) for r in _read("expected.csv")}
+    ids = sorted({k[0] for k in expected})
+    got = {tuple(r) for r in con.execute(
+        "select indicator_id, period, area_code from marts.indicator_values where list_contains(?, indicator_id)", [ids]
+    ).fetchall()}
+    assert got == expected
+
+
+def test_report_written_for_the_latest_month(warehouse):
+    assert (warehouse / "reports" / "2024-06" / "report_2024-06.pdf").stat().st_size > 10_000
+
+
+def test_no_clear_id_or_name_in_warehouse_or_dagster_home(warehouse, con):
+    secrets = clear_identifiers(CONFORMANCE / "inbox")
+    assert len(secrets) > 500  # the scan looks for something real
+    assert scan_tables(con, secrets) == []
+    for path in [warehouse / "warehouse.duckdb", *sorted((warehouse / "dagster_home").rglob("*"))]:
+        if path.is_file():
+            assert find_secrets(path.read_bytes().decode("utf-8", "ignore"), secrets) == set(), path

@@ -1,0 +1,228 @@
+"""The published copy: what is published, atomic swaps, open analyst connections, no leftovers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipeline import publish as publish_module
+from pipeline.publish import DATABASE_NAME, publish, version_folders
+
+# An analyst's session in another process: open the published database read-only, print
+# marts.t's value, then print it again for every line read from stdin.
+ANALYST = r"""
+import sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+print(con.execute("select v from marts.t").fetchone()[0], flush=True)
+for _ in sys.stdin:
+    try:
+        print(con.execute("select v from marts.t").fetchone()[0], flush=True)
+    except Exception as exc:
+        print("ERROR", exc, flush=True)
+"""
+
+
+def make_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
+    """A warehouse with one table or view in every schema, and the ones never published."""
+    con = duckdb.connect(str(path))
+    for schema in ("marts", "audit", "reference", "staging", "core"):
+        con.execute(f"create schema {schema}")
+    con.execute("create table marts.t (v varchar, n integer)")
+    con.execute("insert into marts.t values ('first', 1)")
+    con.execute("create view marts.t_view as select v, n * 2 as n2 from marts.t")
+    con.execute("""create table audit.rejected_rows (sha256 varchar, loaded_at timestamp,
+                   row_values json)""")
+    con.execute("""insert into audit.rejected_rows values ('abc', timestamp '2024-02-05 09:00:00',
+                   '{"机构编号": "A1"}')""")
+    con.execute("create table audit.pending_validation (kind varchar, period varchar)")
+    con.execute("create table reference.areas (area_code varchar, area_name varchar)")
+    con.execute("insert into reference.areas values ('990001', '城关街道')")
+    con.execute("create table staging.institutions (name varchar)")
+    con.execute("create view core.institutions as select * from staging.institutions")
+    return con
+
+
+def set_value(con: duckdb.DuckDBPyConnection, value: str) -> None:
+    con.execute("update marts.t set v = ?", [value])
+
+
+def value_in(database: Path) -> str:
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        return con.execute("select v from marts.t").fetchone()[0]
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path):
+    path = tmp_path / "data" / "warehouse.duckdb"
+    path.parent.mkdir()
+    con = make_warehouse(path)
+    yield path, con
+    con.close()
+
+
+def test_publishes_marts_audit_reference_and_nothing_else(warehouse):
+    path, con = warehouse
+    database = publish(con, path)
+    assert database == path.parent / "published" / DATABASE_NAME
+    pub = duckdb.connect(str(database), read_only=True)
+    try:
+        views = pub.execute("select schema_name, view_name from duckdb_views() where not internal "
+                            "order by all").fetchall()
+        tables = pub.execute("select count(*) from duckdb_tables()").fetchone()[0]
+        assert pub.execute("select v, n from marts.t").fetchall() == [("first", 1)]
+        assert pub.execute("select n2 from marts.t_view").fetchall() == [(2,)]
+        assert pub.execute("select area_name from reference.areas").fetchall() == [("城关街道",)]
+        types = dict(pub.execute("select column_name, data_type from information_schema.columns "
+                                 "where table_name = 'rejected_rows'").fetchall())
+    finally:
+        pub.close()
+    assert views == [("audit", "rejected_rows"), ("marts", "t"), ("marts", "t_view"), ("reference", "areas")]
+    assert tables == 0  # views only: the data lives in the Parquet files
+    assert types == {"sha256": "VARCHAR", "loaded_at": "TIMESTAMP", "row_values": "JSON"}
+    (version,) = version_folders(database.parent)
+    assert sorted(p.name for p in version.iterdir()) == [
+        "audit.rejected_rows.parquet", "marts.t.parquet", "marts.t_view.parquet", "reference.areas.parquet"]
+
+
+def test_held_analyst_connection_keeps_old_data_and_a_new_connection_sees_new(warehouse):
+    path, con = warehouse
+    database = publish(con, path)
+    analyst = subprocess.Popen([sys.executable, "-c", ANALYST, str(database)], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert analyst.stdout.readline().strip() == "first"
+        set_value(con, "second")
+        publish(con, path)  # must neither wait for nor disturb the open connection
+        analyst.stdin.write("again\n")
+        analyst.stdin.flush()
+        assert analyst.stdout.readline().strip() == "first"  # still the old version, no error
+        assert value_in(database) == "second"  # a new connection sees the new version
+    finally:
+        analyst.stdin.close()
+        analyst.wait(timeout=30)
+    assert analyst.returncode == 0, analyst.stderr.read()
+
+
+def test_opens_from_another_working_directory(warehouse, tmp_path):
+    path, con = warehouse
+    database = publish(con, path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    script = ("import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+              "print(con.execute('select v from marts.t').fetchone()[0])")
+    out = subprocess.run([sys.executable, "-c", script, str(database)], cwd=elsewhere, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "first"
+
+
+def test_duckdb_cli_opens_published_copy(warehouse, tmp_path):
+    # duckdb-cli is a dev dependency: the analysts' client, installed with the tests
+    cli = os.environ.get("TUOYU_DUCKDB_CLI") or shutil.which("duckdb") or str(Path(sys.executable).with_name("duckdb"))
+    assert Path(cli).exists(), "the duckdb CLI (dev dependency duckdb-cli) is missing"
+    path, con = warehouse
+    database = publish(con, path)
+    out = subprocess.run([cli, "-readonly", "-csv", str(database), "-c", "select v from marts.t"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["v", "first"]
+
+
+def test_storage_format_opens_in_every_1x_client(warehouse):
+    path, con = warehouse
+    database = publish(con, path)
+    probe = duckdb.connect()
+    try:
+        probe.execute(f"attach '{database}' as pub (read_only)")
+        tags = probe.execute("select tags from duckdb_databases() where database_name = 'pub'").fetchone()[0]
+    finally:
+        probe.close()
+    assert tags["storage_version"] == "v1.0.0+"
+
+
+def test_keeps_the_newest_two_versions(warehouse):
+    path, con = warehouse
+    for value in ("a", "b", "c"):
+        set_value(con, value)
+        database = publish(con, path)
+    folders = version_folders(database.parent)
+    assert len(folders) == 2
+    assert value_in(database) == "c"
+    newest = duckdb.connect(str(database), read_only=True)
+    try:
+        definition = newest.execute("select sql from duckdb_views() where view_name = 't'").fetchone()[0]
+    finally:
+        newest.close()
+    assert str(folders[-1]) in definition
+
+
+def test_no_temporary_or_writable_files_left(warehouse):
+    path, con = warehouse
+    publish(con, path)
+    database = publish(con, path)
+    folder = database.parent
+    assert sorted(p.name for p in folder.iterdir() if not p.is_dir()) == [DATABASE_NAME]
+    assert not [p for p in folder.rglob(".*")]
+    for version in version_folders(folder):
+        assert all(p.suffix == ".parquet" for p in version.iterdir())
+    for file in [database, *folder.rglob("*.parquet")]:
+        assert stat.S_IMODE(file.stat().st_mode) == 0o444, file
+
+
+def test_failure_while_writing_parquet_changes_nothing(warehouse):
+    path, con = warehouse
+    database = publish(con, path)
+    before = sorted(p.name for p in database.parent.iterdir())
+    con.execute("create view marts.broken as select error('planted failure') as x")
+    set_value(con, "never published")
+    with pytest.raises(duckdb.Error, match="planted failure"):
+        publish(con, path)
+    assert sorted(p.name for p in database.parent.iterdir()) == before
+    assert value_in(database) == "first"
+    assert con.execute("select count(*) from marts.t").fetchone()[0] == 1  # connection still usable
+
+
+def test_failure_while_writing_the_database_changes_nothing(warehouse, monkeypatch):
+    path, con = warehouse
+    database = publish(con, path)
+    before = sorted(p.name for p in database.parent.iterdir())
+    real = publish_module._write_view_database
+
+    def half_then_fail(db_path, version_dir, relations):
+        real(db_path, version_dir, relations[:1])
+        raise OSError("planted: disk full")
+
+    monkeypatch.setattr(publish_module, "_write_view_database", half_then_fail)
+    set_value(con, "never published")
+    with pytest.raises(OSError, match="disk full"):
+        publish(con, path)
+    assert sorted(p.name for p in database.parent.iterdir()) == before
+    assert value_in(database) == "first"
+
+
+def test_leftovers_of_an_interrupted_publication_are_removed(warehouse):
+    path, con = warehouse
+    folder = path.parent / "published"
+    (folder / ".incoming-v20240101T000000000000Z").mkdir(parents=True)
+    (folder / ".incoming-v20240101T000000000000Z" / "marts.t.parquet").write_bytes(b"half")
+    (folder / ".incoming-database-v20240101T000000000000Z.duckdb").write_bytes(b"half")
+    publish(con, path)
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_refuses_a_table_name_that_is_not_a_plain_identifier(warehouse):
+    path, con = warehouse
+    con.execute('create table marts."../escape" (x integer)')
+    with pytest.raises(ValueError, match="plain identifiers"):
+        publish(con, path)
+    assert not (path.parent / "escape").exists()
