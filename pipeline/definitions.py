@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipeline.assets.indicators import marts
+from pipeline.assets.indicators import marts, marts_checks
 from pipeline.assets.reports import monthly_report, published_copy
 from pipeline.assets.ingest import reference_tables, staged_extracts
 from pipeline.assets.validate import validated_extracts, validation_checks
@@ -28,7 +28,7 @@ pipeline_job = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=[reference_tables, staged_extracts, validated_extracts, marts, monthly_report, published_copy],
-    asset_checks=[*validation_checks],
+    asset_checks=[*validation_checks, *marts_checks],
     jobs=[pipeline_job],
     schedules=[build_schedule(pipeline_job)],
     sensors=[build_sensor(pipeline_job)],

@@ -39,3 +39,40 @@ def marts(context: dg.AssetExecutionContext, tuoyu: TuoyuResource):
             continue
         yield dg.MaterializeResult(asset_key=dg.AssetKey(table.split(".")),
                                    metadata={"rows": rows if rows is not None else "view"})
+
+
+def _json_safe(metadata: dict) -> dict:
+    out = {}
+    for key, value in metadata.items():
+        if isinstance(value, (list, dict)):
+            out[key] = dg.MetadataValue.json(value if isinstance(value, dict) else [
+                {k: (v if isinstance(v, (int, float, str, type(None))) else str(v)) for k, v in item.items()}
+                if isinstance(item, dict) else str(item) for item in value])
+        elif isinstance(value, (int, float, str)) or value is None:
+            out[key] = value if value is not None else "—"
+        else:
+            out[key] = str(value)
+    return out
+
+
+def _marts_check(name: str, function_name: str, description: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=dg.AssetKey(["marts", "indicator_values"]), name=name, description=description,
+                    additional_deps=[dg.AssetKey(["reference", "tables"])])
+    def check(tuoyu: TuoyuResource) -> dg.AssetCheckResult:
+        from pipeline import indicators
+
+        with tuoyu.connection() as con:
+            passed, metadata = getattr(indicators, function_name)(con)
+        return dg.AssetCheckResult(passed=passed, metadata=_json_safe(metadata))
+
+    return check
+
+
+marts_checks = [
+    _marts_check("one_row_per_key", "check_one_row_per_key",
+                 "Exactly one row per (indicator_id, period, area_code)."),
+    _marts_check("rates_within_0_100", "check_rates_in_range",
+                 "Every percentage lies in 0–100 (place utilisation only ≥ 0); no value is negative."),
+    _marts_check("county_coverage_matches_towns", "check_town_coverage_consistent",
+                 "The county's town coverage counts exactly the 镇街 rows that have institutions."),
+]
