@@ -9,7 +9,7 @@ from __future__ import annotations
 import dagster as dg
 
 from pipeline.assets.indicators import marts, marts_checks
-from pipeline.assets.reports import monthly_report, published_copy
+from pipeline.assets.reports import monthly_report, published_copy, report_by_month, report_months
 from pipeline.assets.ingest import reference_tables, staged_extracts
 from pipeline.assets.validate import validated_extracts, validation_checks
 from pipeline.automation import build_schedule, build_sensor
@@ -19,17 +19,23 @@ from pipeline.resources import TuoyuResource
 # inbox sensor alike, so every route to a figure is the same code.
 pipeline_job = dg.define_asset_job(
     "tuoyu_pipeline",
-    selection=dg.AssetSelection.all(),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(report_by_month),
     description="Ingest new extracts, validate, compute indicators, render the report.",
     # Transient failures (the warehouse briefly locked by a reader, a file still being
     # copied into the inbox) are retried; a second attempt of a clean step changes nothing.
     op_retry_policy=dg.RetryPolicy(max_retries=2, delay=15),
 )
 
+# Re-render one month's report (a partition of report_by_month) from the UI.
+report_month_job = dg.define_asset_job(
+    "report_for_month", selection=dg.AssetSelection.assets(report_by_month), partitions_def=report_months,
+    description="Regenerate the report of one month.",
+)
+
 defs = dg.Definitions(
-    assets=[reference_tables, staged_extracts, validated_extracts, marts, monthly_report, published_copy],
+    assets=[reference_tables, staged_extracts, validated_extracts, marts, monthly_report, published_copy, report_by_month],
     asset_checks=[*validation_checks, *marts_checks],
-    jobs=[pipeline_job],
+    jobs=[pipeline_job, report_month_job],
     schedules=[build_schedule(pipeline_job)],
     sensors=[build_sensor(pipeline_job)],
     resources={"tuoyu": TuoyuResource()},

@@ -35,6 +35,14 @@ def staged_extracts(context: dg.AssetExecutionContext, tuoyu: TuoyuResource) -> 
                               progress=context.log.debug)
         rows = dict(con.execute(
             "select kind, count(*) from audit.load_log where status = 'loaded' group by kind").fetchall())
+        months = [p for (p,) in con.execute(
+            "select distinct period from audit.load_log where status = 'loaded' and kind = 'institutions' order by 1"
+        ).fetchall()]
+    # the months a report can be rendered for (partitions of reports/by_month)
+    known = set(context.instance.get_dynamic_partitions("report_month"))
+    new_months = [m for m in months if m not in known]
+    if new_months:
+        context.instance.add_dynamic_partitions("report_month", new_months)
     for path, reason in result.rejected:
         context.log.warning(f"file rejected: {path}")
     return dg.MaterializeResult(metadata={

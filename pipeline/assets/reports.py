@@ -60,3 +60,22 @@ def published_copy(context: dg.AssetExecutionContext, tuoyu: TuoyuResource) -> d
         "version": sorted(p.name for p in database.parent.glob("v*"))[-1],
         "relations": int(tables),
     })
+
+
+# One partition per month with an institutions extract, added by the ingest step, so that
+# the office can (re)render any month's report from the Dagster UI.
+report_months = dg.DynamicPartitionsDefinition(name="report_month")
+
+
+@dg.asset(group_name="reports", key=["reports", "by_month"], partitions_def=report_months,
+          deps=list(marts.keys), description=(
+              "The report of one month (the partition), the same files as monthly_report: for "
+              "regenerating a past month's report from the UI. `tuoyu report --period` does the same."))
+def report_by_month(context: dg.AssetExecutionContext, tuoyu: TuoyuResource) -> dg.MaterializeResult:
+    from pipeline.report.render import render_report
+
+    settings = tuoyu.settings()
+    with tuoyu.connection() as con:
+        result = render_report(con, context.partition_key, settings.reports, compiler=settings.compiler)
+    return dg.MaterializeResult(metadata={"period": result.period, "pdf": dg.MetadataValue.path(str(result.pdf)),
+                                          "revised_values": result.revised_values})
