@@ -30,23 +30,61 @@ def last_full_month(today: date | None = None) -> str:
     return f"{year:04d}-{month:02d}"
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _run(settings: Settings) -> int:
+    """The whole pipeline once, with progress on stderr; the outcome on stdout (stderr when
+    the run did not complete)."""
+    from pipeline.progress import Progress
     from pipeline.runner import run_pipeline
 
+    progress = Progress(0)
+    with progress.keep_lines_apart():
+        outcome = run_pipeline(settings, progress=progress, on_wait=_to_stderr)
+    progress.close()
+    print(outcome.text(), file=sys.stdout if outcome.success else sys.stderr, flush=True)
+    return outcome.code
+
+
+def cmd_run(args: argparse.Namespace) -> int:
     if args.demo:
         os.environ["TUOYU_DEMO"] = "1"
-    outcome = run_pipeline(_settings())
-    print(outcome.text())
-    return 0 if outcome.success else 1
+    return _run(_settings())
+
+
+def _month_count(start: str, end: str) -> int:
+    """Months from `start` to `end` (YYYY-MM) inclusive; 0 when either is in another form."""
+    try:
+        (y1, m1), (y2, m2) = (map(int, start.split("-")), map(int, end.split("-")))
+    except ValueError:
+        return 0
+    return max(0, (y2 - y1) * 12 + m2 - m1 + 1)
+
+
+def _write_sample(out: Path, reference: Path, *, scale: int, seed: int, start: str, end: str):
+    """`generate_sample` with a progress bar (or a line per month) on stderr."""
+    from pipeline.progress import Progress
+    from pipeline.sample import generate_sample
+
+    progress = Progress(_month_count(start, end))
+
+    def month_written(message: str) -> None:  # called once per month, after it is written
+        progress.advance()
+        progress.step(message)
+
+    with progress.keep_lines_apart():
+        manifest = generate_sample(out, reference, scale=scale, seed=seed, start=start, end=end,
+                                   progress=month_written)
+    progress.close()
+    return manifest
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from pipeline.sample import generate_sample
-
     reference = Path(args.reference) if args.reference else _settings().reference
-    manifest = generate_sample(Path(args.out), reference, scale=args.scale, seed=args.seed,
-                               start=args.start, end=args.end or last_full_month(),
-                               progress=lambda m: print(m, flush=True) if args.verbose else None)
+    manifest = _write_sample(Path(args.out), reference, scale=args.scale, seed=args.seed,
+                             start=args.start, end=args.end or last_full_month())
     print(f"样例数据已写入 {args.out}（{len(manifest.files)} 个文件）。Sample written to {args.out}.")
     return 0
 
@@ -54,14 +92,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Write the sample inbox, run the whole pipeline with the published demo key."""
     from pipeline.reference import default_reference_folder
-    from pipeline.runner import run_pipeline
-    from pipeline.sample import generate_sample
 
     base = Path(args.dir).resolve()
     inbox = base / "inbox"
     if not inbox.exists():
-        print(f"正在生成样例收件箱 {inbox} …", flush=True)
-        generate_sample(inbox, default_reference_folder(), scale=1, seed=7, end=last_full_month())
+        print(f"正在生成样例收件箱 {inbox} … Writing the sample inbox…", flush=True)
+        _write_sample(inbox, default_reference_folder(), scale=1, seed=7, start="2021-09", end=last_full_month())
     os.environ.update({
         "TUOYU_DEMO": "1",
         "TUOYU_INBOX": str(inbox),
@@ -70,11 +106,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     })
     os.environ.pop("TUOYU_REFERENCE", None)
     settings = Settings.from_env(load_dotenv=False).with_(reference=default_reference_folder())
-    outcome = run_pipeline(settings)
-    print(outcome.text())
+    code = _run(settings)
     print(f"数据仓库 Warehouse: {settings.warehouse}")
     print(f"报告 Reports:      {settings.reports}")
-    return 0 if outcome.success else 1
+    return code
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
@@ -101,12 +136,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Regenerate one month's report from the warehouse as it is (no new data is loaded)."""
+    from pipeline.ops import lock_wait_seconds, run_lock
     from pipeline.report.render import render_report
-    from pipeline.runner import run_lock
     from pipeline.warehouse import connect
 
     settings = _settings()
-    with run_lock(settings.warehouse, float(os.environ.get("TUOYU_LOCK_WAIT", "600"))):
+    with run_lock(settings.warehouse, lock_wait_seconds(), on_wait=_to_stderr):
         con = connect(settings.warehouse)
         try:
             result = render_report(con, args.period, settings.reports, compiler=settings.compiler)
@@ -147,7 +182,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tuoyu", description="托育服务发展目标监测 — monthly childcare statistics")
-    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO (TUOYU_LOG_LEVEL=INFO)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="load new extracts and bring every table and report up to date")
@@ -197,18 +232,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configure_logging(verbose: bool) -> None:
+    """Python logging at TUOYU_LOG_LEVEL (default WARNING; INFO with -v). The handler filters
+    too, so that libraries which set their own loggers to INFO stay quiet by default."""
+    name = "INFO" if verbose else os.environ.get("TUOYU_LOG_LEVEL", "").strip().upper() or "WARNING"
+    level = logging.getLevelName("WARNING" if name == "WARN" else name)
+    if not isinstance(level, int):
+        level = logging.WARNING  # an invalid TUOYU_LOG_LEVEL is reported by `tuoyu run`
+    root = logging.getLogger()
+    if root.handlers:  # configured already (an embedding program, pytest): leave it alone
+        return
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in root.handlers:
+        handler.setLevel(level)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.verbose:  # Dagster's console log too (read by the runner)
+        os.environ["TUOYU_LOG_LEVEL"] = "INFO"
+    _configure_logging(args.verbose)
     try:
         return args.func(args)
     except ConfigError as exc:
         print(f"错误 Error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # known, explained failures: print the message, not a traceback
+        from pipeline.ops import RunInProgress
         from pipeline.reference import ReferenceDataError
-        from pipeline.runner import RunInProgress
         from pipeline.warehouse import WarehouseLocked
 
         if isinstance(exc, (ReferenceDataError, RunInProgress, WarehouseLocked)):

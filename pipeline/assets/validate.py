@@ -63,10 +63,15 @@ def _file_check(kind: str) -> dg.AssetChecksDefinition:
                    group by r.rule_id order by 2 desc""", [kind]).fetchall())
         untrusted = [f"{period} {path}: {rej}/{read}" for path, period, read, rej in files
                      if read and rej / read > limit]
+        advice = "；".join(
+            f"文件 {path}（{period}）{read} 行中有 {rej} 行因自身错误被剔除，超过 {limit:.0%}，该文件不可信"
+            for path, period, read, rej in files if read and rej / read > limit)
         worst = max((rej / read for _, _, read, rej in files if read), default=0.0)
         return dg.AssetCheckResult(
             passed=not untrusted,
             severity=dg.AssetCheckSeverity.ERROR if untrusted else dg.AssetCheckSeverity.WARN,
+            description=(advice + "。本次未计算指标、未生成报告。请运行 tuoyu fix <机构编号> 或 tuoyu status 查看原因，"
+                         "更正后重新报送该文件。") if untrusted else None,
             metadata={
                 "files": len(files),
                 "worst_rejected_share": round(worst, 4),

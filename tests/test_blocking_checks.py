@@ -1,0 +1,37 @@
+"""The file-trust checks block the indicators only when a file's own rows are mostly bad,
+and then say in Chinese which file and what to do."""
+
+from __future__ import annotations
+
+from pipeline.runner import run_pipeline
+from pipeline.settings import Settings
+from tests.conftest import CONFORMANCE
+from tests.extract_fixtures import (ENROLLMENT_HEADER, INSTITUTION_HEADER, child_row, institution_row, write_csv)
+
+
+def _settings(tmp_path):
+    return Settings(inbox=tmp_path / "inbox", reference=CONFORMANCE / "reference",
+                    warehouse=tmp_path / "warehouse.duckdb", reports=tmp_path / "reports",
+                    pseudonym_key=None, demo=True)
+
+
+def test_mostly_rejected_file_blocks_with_a_chinese_message(tmp_path):
+    write_csv(tmp_path / "inbox" / "托育机构_2023-06.csv", INSTITUTION_HEADER, [
+        institution_row(area="379902001"),
+        institution_row(iid="JG02", area="999"),   # planted: unknown area code (R)
+        institution_row(iid="JG03", area="998"),   # planted: unknown area code (R) → 2 of 3 rejected > 50%
+    ])
+    outcome = run_pipeline(_settings(tmp_path), wait_seconds=0)
+    assert not outcome.success
+    assert "托育机构_2023-06.csv" in outcome.text() and "不可信" in outcome.text()
+    assert not (tmp_path / "reports" / "2023-06").exists()
+
+
+def test_enrollment_without_its_institutions_file_does_not_block(tmp_path):
+    # 2023-06 has institutions; 2023-07 has only an enrollment file: all its rows are rejected
+    # by the institution rule (no accepted institution that month), which is "no data", not distrust.
+    write_csv(tmp_path / "inbox" / "托育机构_2023-06.csv", INSTITUTION_HEADER, [institution_row(area="379902001")])
+    write_csv(tmp_path / "inbox" / "在托幼儿_2023-07.csv", ENROLLMENT_HEADER, [child_row(period="2023-07")])
+    outcome = run_pipeline(_settings(tmp_path), wait_seconds=0)
+    assert outcome.success, outcome.text()
+    assert (tmp_path / "reports" / "2023-06" / "report_2023-06.pdf").exists()
