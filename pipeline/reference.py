@@ -25,6 +25,8 @@ from typing import NoReturn
 import duckdb
 import polars as pl
 
+from pipeline.indicators import read_catalog
+
 # The indicator ids of INDICATORS.md, in the handbook's order.
 INDICATOR_IDS: tuple[str, ...] = (
     "demo_institutions",
@@ -53,10 +55,13 @@ POPULATION_COLUMNS = ("year", "area_code", "resident_population", "population_un
 TOWN_AREA_TYPES = ("街道", "镇", "乡")
 URBAN_RURAL_VALUES = ("城镇", "乡村")
 COMPARISONS = (">=", "=")
+# Where a target applies (targets.toml `applies_to`): to the county figure only, or to the
+# county and each 镇街's figure alike.
+APPLIES_TO = ("county", "county_and_towns")
 NO_DATA_NOTE_ZH = "本数据无法反映"
 
 TARGET_REQUIRED_KEYS = ("value", "comparison", "deadline", "clause")
-TARGET_OPTIONAL_KEYS = ("lead_unit", "note", "planned_max")
+TARGET_OPTIONAL_KEYS = ("lead_unit", "note", "planned_max", "applies_to")
 MEASURE_REQUIRED_KEYS = ("number", "title", "units", "indicators")
 MEASURE_OPTIONAL_KEYS = ("coverage_note",)
 
@@ -97,6 +102,7 @@ class Target:
     clause: str  # "二", or a measure number "1".."17"
     lead_unit: str
     note: str
+    applies_to: str  # "county" or "county_and_towns" (APPLIES_TO)
     planned_max: float | None = None  # above it: attained, but beyond the planned range
 
 
@@ -483,9 +489,20 @@ def _parse_measures(path: Path) -> list[Measure]:
     return sorted(measures, key=lambda m: m.number)
 
 
+def default_applies_to(kind: str, levels: str) -> str:
+    """Where a target applies when targets.toml does not say: a count (示范性机构数,
+    妇幼保健机构办托数, …) is a total for the whole county, as the policy counts it; a rate
+    or per-1,000 figure means the same in every 镇街, so it is judged for each 镇街 too.
+    An indicator computed for the county only (level C) can only be judged there."""
+    if kind == "count" or "A" not in levels.split(","):
+        return "county"
+    return "county_and_towns"
+
+
 def _parse_targets(path: Path, measures: list[Measure]) -> list[Target]:
     data, lines = _read_toml(path)
     leads = {str(m.number): m.lead_unit for m in measures}
+    catalog = {row["indicator_id"]: row for row in read_catalog()}
     targets: list[Target] = []
     for indicator_id, table in data.items():
         at = _header_line(lines, indicator_id)
@@ -529,9 +546,18 @@ def _parse_targets(path: Path, measures: list[Measure]) -> list[Target]:
         if planned_max is not None and (not _is_number(planned_max) or planned_max < value):
             fail("planned_max", f"计划上限 planned_max 应为不小于目标值的数字：{planned_max!r}",
                  f"planned_max must be a number not below value: {planned_max!r}")
+        entry = catalog[indicator_id]
+        applies_to = table.get("applies_to", default_applies_to(entry["kind"], entry["levels"]))
+        if applies_to not in APPLIES_TO:
+            fail("applies_to", f"适用范围 applies_to 应为 \"county\"（只考核全县）或 \"county_and_towns\""
+                 f"（全县和各镇街都考核），现为 {applies_to!r}",
+                 f"applies_to must be \"county\" or \"county_and_towns\", not {applies_to!r}")
+        if applies_to == "county_and_towns" and "A" not in entry["levels"].split(","):
+            fail("applies_to", f"指标 {indicator_id} 只有全县数值，没有镇街数值，applies_to 只能为 \"county\"",
+                 f"{indicator_id} has a county figure only, so applies_to must be \"county\"")
         targets.append(Target(
             indicator_id, float(value), comparison, deadline, clause, lead_unit.strip(), note.strip(),
-            None if planned_max is None else float(planned_max),
+            applies_to, None if planned_max is None else float(planned_max),
         ))
     return targets
 
@@ -561,7 +587,8 @@ _CREATE_TABLES = (
         clause varchar not null,
         lead_unit varchar not null,
         note varchar not null,
-        planned_max double
+        planned_max double,
+        applies_to varchar not null check (applies_to in ('county', 'county_and_towns'))
     )""",
     """create or replace table reference.measures (
         measure_no integer primary key,
@@ -576,7 +603,7 @@ _CREATE_TABLES = (
 _INSERTS = {
     "areas": "insert into reference.areas values (?, ?, ?, ?, ?)",
     "population": "insert into reference.population values (?, ?, ?, ?)",
-    "targets": "insert into reference.targets values (?, ?, ?, ?, ?, ?, ?, ?)",
+    "targets": "insert into reference.targets values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "measures": "insert into reference.measures values (?, ?, ?, ?, ?, ?)",
 }
 
@@ -591,7 +618,8 @@ def write_reference_tables(con: duckdb.DuckDBPyConnection, ref: Reference) -> di
         "areas": ref.areas.select(AREA_COLUMNS).rows(),
         "population": ref.population.select(POPULATION_COLUMNS).rows(),
         "targets": [
-            (t.indicator_id, t.value, t.comparison, t.deadline, t.clause, t.lead_unit, t.note, t.planned_max)
+            (t.indicator_id, t.value, t.comparison, t.deadline, t.clause, t.lead_unit, t.note, t.planned_max,
+             t.applies_to)
             for t in ref.targets
         ],
         "measures": [

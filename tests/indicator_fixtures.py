@@ -40,22 +40,23 @@ POPULATION = [
     (2023, TOWN_C, 5_000, 100),
 ]
 
-# (indicator_id, target_value, comparison, deadline, clause, lead_unit, note, planned_max):
-# the handbook's default targets.
+# (indicator_id, target_value, comparison, deadline, clause, lead_unit, note, planned_max,
+# applies_to): the handbook's default targets, applied as the shipped targets.toml does
+# (counts and county-only indicators to the county, rates to the county and each 镇街).
 DEFAULT_TARGETS = [
-    ("demo_institutions", 1.0, ">=", "2023-12", "二", "市卫健局", "", 3.0),
-    ("places_per_1000", 4.5, ">=", "2025-12", "二", "市卫健局", "", None),
-    ("town_coverage", 100.0, "=", "2025-12", "二", "市卫健局", "", None),
-    ("rural_town_coverage", 100.0, "=", "2025-12", "4", "市发改局", "", None),
-    ("filing_rate", 100.0, "=", "2023-12", "13", "市审批服务局", "", None),
-    ("cctv_coverage", 100.0, "=", "2023-12", "15", "市应急局", "", None),
-    ("fire_safety_rate", 100.0, "=", "2023-12", "15", "市应急局", "", None),
-    ("caregiver_certified_rate", 100.0, "=", "2025-12", "10", "市人社局", "", None),
-    ("staff_trained_rate", 100.0, "=", "2025-12", "10", "市人社局", "", None),
-    ("criminal_check_rate", 100.0, "=", "2023-12", "15", "市应急局", "", None),
-    ("ratio_compliance_rate", 100.0, "=", "2025-12", "14", "市卫健局", "", None),
-    ("mch_institution_count", 1.0, ">=", "2025-12", "8", "市卫健局", "", None),
-    ("service_type_count", 4.0, ">=", "2025-12", "二", "市卫健局", "", None),
+    ("demo_institutions", 1.0, ">=", "2023-12", "二", "市卫健局", "", 3.0, "county"),
+    ("places_per_1000", 4.5, ">=", "2025-12", "二", "市卫健局", "", None, "county_and_towns"),
+    ("town_coverage", 100.0, "=", "2025-12", "二", "市卫健局", "", None, "county"),
+    ("rural_town_coverage", 100.0, "=", "2025-12", "4", "市发改局", "", None, "county"),
+    ("filing_rate", 100.0, "=", "2023-12", "13", "市审批服务局", "", None, "county_and_towns"),
+    ("cctv_coverage", 100.0, "=", "2023-12", "15", "市应急局", "", None, "county_and_towns"),
+    ("fire_safety_rate", 100.0, "=", "2023-12", "15", "市应急局", "", None, "county_and_towns"),
+    ("caregiver_certified_rate", 100.0, "=", "2025-12", "10", "市人社局", "", None, "county_and_towns"),
+    ("staff_trained_rate", 100.0, "=", "2025-12", "10", "市人社局", "", None, "county_and_towns"),
+    ("criminal_check_rate", 100.0, "=", "2023-12", "15", "市应急局", "", None, "county_and_towns"),
+    ("ratio_compliance_rate", 100.0, "=", "2025-12", "14", "市卫健局", "", None, "county_and_towns"),
+    ("mch_institution_count", 1.0, ">=", "2025-12", "8", "市卫健局", "", None, "county"),
+    ("service_type_count", 4.0, ">=", "2025-12", "二", "市卫健局", "", None, "county"),
 ]
 
 MEASURES = [
@@ -94,7 +95,7 @@ _DDL = [
         year integer, area_code varchar, resident_population bigint, population_under3 bigint)""",
     """create table reference.targets (
         indicator_id varchar, target_value double, comparison varchar, deadline varchar,
-        clause varchar, lead_unit varchar, note varchar, planned_max double)""",
+        clause varchar, lead_unit varchar, note varchar, planned_max double, applies_to varchar)""",
     """create table reference.measures (
         measure_no integer, title_zh varchar, lead_unit varchar, responsible_units varchar,
         indicator_ids varchar, coverage_note_zh varchar)""",
@@ -113,7 +114,7 @@ class Warehouse:
         self.con.executemany("insert into reference.areas values (?, ?, ?, ?, ?)", AREAS)
         self.con.executemany("insert into reference.population values (?, ?, ?, ?)",
                              POPULATION if population is None else population)
-        self.con.executemany("insert into reference.targets values (?, ?, ?, ?, ?, ?, ?, ?)",
+        self.con.executemany("insert into reference.targets values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              DEFAULT_TARGETS if targets is None else targets)
         self.con.executemany("insert into reference.measures values (?, ?, ?, ?, ?, ?)", MEASURES)
         self._row = 0

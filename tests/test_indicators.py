@@ -262,6 +262,32 @@ def test_targets_and_status_columns(warehouse):
     assert (children["target_value"], children["target_deadline"], children["status"]) == (None, None, None)
 
 
+def test_county_total_targets_have_no_status_in_the_towns(warehouse):
+    # The default targets: demo_institutions (≥ 1 by 2023-12) and mch_institution_count
+    # (≥ 1 by 2025-12) are county totals. 2024-01: I1 is the one 示范 institution (甲街道),
+    # I3 the one 妇幼保健机构办托 (乙镇); both county values are 1.
+    demo = warehouse.row("demo_institutions", "2024-01", COUNTY)
+    assert (demo["value"], demo["target_value"], demo["target_deadline"], demo["status"]) == (
+        1, 1.0, "2023-12", "attained")  # after the deadline, 1 ≥ 1
+    mch = warehouse.row("mch_institution_count", "2024-01", COUNTY)
+    assert (mch["value"], mch["target_value"], mch["target_deadline"], mch["status"]) == (
+        1, 1.0, "2025-12", "attained")  # before the deadline and already met
+    for indicator_id, values in (("demo_institutions", (1, 0, 0)), ("mch_institution_count", (0, 1, 0))):
+        for town, value in zip((TOWN_A, TOWN_B, TOWN_C), values):
+            row = warehouse.row(indicator_id, "2024-01", town)
+            assert (row["value"], row["target_value"], row["target_deadline"], row["status"]) == (
+                value, None, None, None), (indicator_id, town)
+    # A rate is judged in each 镇街 as well: 乙镇 filed 2 of 2 = 100 %, attained.
+    assert warehouse.row("filing_rate", "2024-01", TOWN_B)["target_value"] == 100
+    assert warehouse.status("filing_rate", "2024-01", TOWN_B) == "attained"
+    # No 镇街 row of the whole table has a status for a county-only target.
+    assert warehouse.query("""
+        select count(*) from marts.indicator_values as v
+        join reference.targets as t on t.indicator_id = v.indicator_id and t.applies_to = 'county'
+        where v.area_code <> ? and (v.status is not null or v.target_value is not null
+                                    or v.target_deadline is not null)""", [COUNTY]) == [(0,)]
+
+
 def test_rebuilding_gives_identical_marts(warehouse):
     tables = [t for (t,) in warehouse.query(
         "select table_name from information_schema.tables where table_schema = 'marts' order by table_name"

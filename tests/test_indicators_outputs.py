@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import indicators
+from pipeline.reference import default_applies_to
 from tests.indicator_fixtures import COUNTY, TOWN_A, TOWN_B, TOWN_C, Warehouse, main_warehouse
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,7 +38,9 @@ HANDBOOK = [
 
 
 def target(indicator_id, value, comparison, deadline, planned_max=None):
-    return (indicator_id, value, comparison, deadline, "13", "市审批服务局", "", planned_max)
+    kind, levels = next((k, lv) for i, k, lv in HANDBOOK if i == indicator_id)
+    return (indicator_id, value, comparison, deadline, "13", "市审批服务局", "", planned_max,
+            default_applies_to(kind, levels))
 
 
 @pytest.fixture
@@ -101,6 +104,11 @@ def test_target_verdicts(tmp_path):
     assert rows["places_per_1000"] == ("pending", None, None, None, None, "2024-03", 5.0)
     order = [r[0] for r in w.query("select deadline from marts.target_verdicts")]
     assert order == sorted(order)
+    # Where each target applies is carried along (the verdict is the county's either way).
+    assert dict(w.query("select indicator_id, applies_to from marts.target_verdicts")) == {
+        "filing_rate": "county_and_towns", "cctv_coverage": "county_and_towns",
+        "demo_institutions": "county", "fire_safety_rate": "county_and_towns",
+        "places_per_1000": "county_and_towns"}
 
 
 def test_target_beyond_the_planned_range(tmp_path):

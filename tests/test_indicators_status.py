@@ -12,8 +12,9 @@ import pytest
 from tests.indicator_fixtures import COUNTY, TOWN_A, TOWN_B, TOWN_C, Warehouse
 
 
-def target(indicator_id: str, value: float, comparison: str, deadline: str) -> tuple:
-    return (indicator_id, value, comparison, deadline, "二", "市卫健局", "", None)
+def target(indicator_id: str, value: float, comparison: str, deadline: str,
+           applies_to: str = "county_and_towns") -> tuple:
+    return (indicator_id, value, comparison, deadline, "二", "市卫健局", "", None, applies_to)
 
 
 def places_series(tmp_path, places_by_month: dict[str, int], *, deadline: str,
@@ -154,3 +155,66 @@ def test_no_target_no_status(tmp_path):
     w = places_series(tmp_path, {"2024-01": 50}, deadline="2024-11")
     row = w.row("filing_rate", "2024-01", TOWN_A)  # filing_rate has no target here
     assert (row["target_value"], row["target_deadline"], row["status"]) == (None, None, None)
+
+
+# ---------------------------------------------------------------- where a target applies
+
+
+def demo_warehouse(tmp_path, applies_to: str) -> Warehouse:
+    """demo_institutions "≥ 1 by 2024-01" on three 镇街: 甲街道 has 1 示范 institution, 乙镇
+    has one that is not, 丙镇 has none. 2024-02's institutions file was rejected."""
+    w = Warehouse(tmp_path / "warehouse.duckdb",
+                  targets=[target("demo_institutions", 1.0, ">=", "2024-01", applies_to)])
+    w.file("institutions", "2024-01")
+    w.institution("2024-01", "I1", TOWN_A, demonstration=True)
+    w.institution("2024-01", "I2", TOWN_B)
+    w.file("institutions", "2024-02", status="file_rejected")
+    w.build()
+    return w
+
+
+def test_county_target_is_not_judged_in_each_town(tmp_path):
+    # Clause 二's 1-3 示范性机构 are one count for the whole county: county 1 ≥ 1 at the
+    # deadline, attained. The 镇街 rows keep their value (甲 1, 乙 0, 丙 0) but carry no
+    # target, deadline or status — 乙镇 and 丙镇 are not "not attained".
+    w = demo_warehouse(tmp_path, "county")
+    county = w.row("demo_institutions", "2024-01", COUNTY)
+    assert (county["value"], county["target_value"], county["target_deadline"], county["status"]) == (
+        1, 1.0, "2024-01", "attained")
+    for town, value in ((TOWN_A, 1), (TOWN_B, 0), (TOWN_C, 0)):
+        row = w.row("demo_institutions", "2024-01", town)
+        assert (row["value"], row["target_value"], row["target_deadline"], row["status"]) == (
+            value, None, None, None), town
+    # A month without data: the county is no_data, a 镇街 row still has no status at all.
+    assert w.status("demo_institutions", "2024-02", COUNTY) == "no_data"
+    assert w.row("demo_institutions", "2024-02", TOWN_A)["status"] is None
+
+
+def test_county_and_towns_target_is_judged_in_each_town(tmp_path):
+    # The same target set for 镇街 too: 甲 1 ≥ 1 attained; 乙 and 丙 0 < 1 at the deadline.
+    w = demo_warehouse(tmp_path, "county_and_towns")
+    assert w.status("demo_institutions", "2024-01", COUNTY) == "attained"
+    assert w.status("demo_institutions", "2024-01", TOWN_A) == "attained"
+    assert w.status("demo_institutions", "2024-01", TOWN_B) == "not_attained"
+    assert w.status("demo_institutions", "2024-01", TOWN_C) == "not_attained"
+    assert w.row("demo_institutions", "2024-01", TOWN_C)["target_value"] == 1.0
+    assert w.status("demo_institutions", "2024-02", TOWN_A) == "no_data"
+
+
+def test_county_target_progress_uses_the_county_series(tmp_path):
+    # places_per_1000 set for the county only, T = 11 by 2024-11 (county: 11,000
+    # residents). 2024-01: 1000 × 50 ÷ 11,000 = 4.545; 2024-02: 1000 × 66 ÷ 11,000 = 6.0.
+    # R = ((6 − 4.545) ÷ 1) ÷ ((11 − 4.545) ÷ 10) = 1.4545 ÷ 0.6455 = 2.25: on_track.
+    # 甲街道 (1,000 residents, value = places) has no status.
+    population = [(2023, TOWN_A, 1_000, 10), (2023, TOWN_B, 5_000, 10), (2023, TOWN_C, 5_000, 10)]
+    w = Warehouse(tmp_path / "warehouse.duckdb", population=population,
+                  targets=[target("places_per_1000", 11.0, ">=", "2024-11", "county")])
+    for period, places in (("2024-01", 50), ("2024-02", 66)):
+        w.file("institutions", period)
+        w.institution(period, "I1", TOWN_A, places=places)
+    w.build()
+    assert w.value("places_per_1000", "2024-02", COUNTY) == 6.0
+    assert w.status("places_per_1000", "2024-01", COUNTY) == "insufficient_data"
+    assert w.status("places_per_1000", "2024-02", COUNTY) == "on_track"
+    assert w.status("places_per_1000", "2024-02", TOWN_A) is None
+    assert w.row("places_per_1000", "2024-02", TOWN_A)["target_value"] is None

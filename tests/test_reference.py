@@ -125,6 +125,14 @@ def test_shipped_targets_follow_the_policy(tmp_path):
     }
     assert {t.indicator_id: (t.value, t.comparison, t.deadline) for t in ref.targets} == expected
     assert ref.target("demo_institutions").planned_max == 3
+    # Counts of the whole county (clause 二's 1-3 示范性机构, clause 8's 妇幼保健机构办托)
+    # and county-only indicators apply to the county; rates and per-1,000 to each 镇街 too.
+    assert {t.indicator_id for t in ref.targets if t.applies_to == "county"} == {
+        "demo_institutions", "mch_institution_count", "town_coverage", "rural_town_coverage",
+        "service_type_count"}
+    assert {t.applies_to for t in ref.targets} == {"county", "county_and_towns"}
+    assert "applies_to" in (default_reference_folder() / "targets.toml").read_text(encoding="utf-8").split(
+        "[demo_institutions]")[1].split("[places_per_1000]")[0]  # written out, not left to the default
     assert ref.target("filing_rate").lead_unit == "市审批服务局"
     assert ref.target("cctv_coverage").lead_unit == "市应急局"
 
@@ -203,6 +211,24 @@ def test_bom_gb18030_leading_zeros_and_extra_columns_are_read(tmp_path):
     assert ref.areas.columns == ["area_code", "area_name", "area_type", "urban_rural", "parent_code"]
 
 
+def test_applies_to_defaults_by_kind_of_indicator(tmp_path):
+    # No applies_to written: a rate or per-1,000 figure applies to the county and each 镇街,
+    # a count to the county (its total), a county-only rate to the county.
+    targets = TARGETS + (
+        '[demo_institutions]\nvalue = 1\ncomparison = ">="\ndeadline = "2023-12"\nclause = "二"\n'
+        '[town_coverage]\nvalue = 100\ncomparison = "="\ndeadline = "2025-12"\nclause = "二"\n'
+        '[filing_rate]\nvalue = 100\ncomparison = "="\ndeadline = "2023-12"\nclause = "13"\n'
+        'applies_to = "county"\n'
+    )
+    ref = load_reference(make_folder(tmp_path, targets=targets))
+    assert {t.indicator_id: t.applies_to for t in ref.targets} == {
+        "places_per_1000": "county_and_towns",
+        "demo_institutions": "county",
+        "town_coverage": "county",
+        "filing_rate": "county",  # written: the office may judge a rate for the county only
+    }
+
+
 def test_folder_targets_replace_the_defaults(tmp_path):
     # Lead unit omitted: it is taken from the measure the clause names (13 → 市审批服务局).
     targets = '[filing_rate]\nvalue = 100\ncomparison = "="\ndeadline = "2024-06"\nclause = "13"\n'
@@ -227,7 +253,7 @@ def test_write_reference_tables(tmp_path):
     ).fetchall())
     assert types == {"indicator_id": "VARCHAR", "target_value": "DOUBLE", "comparison": "VARCHAR",
                      "deadline": "VARCHAR", "clause": "VARCHAR", "lead_unit": "VARCHAR",
-                     "note": "VARCHAR", "planned_max": "DOUBLE"}
+                     "note": "VARCHAR", "planned_max": "DOUBLE", "applies_to": "VARCHAR"}
     assert con.execute(
         "select parent_code from reference.areas where area_code = '370781'"
     ).fetchone() == (None,)
@@ -235,8 +261,11 @@ def test_write_reference_tables(tmp_path):
         "select sum(resident_population) from reference.population where year = 2023"
     ).fetchone()[0] == ref.population_for(2023)["resident_population"].sum()
     assert con.execute(
-        "select planned_max from reference.targets where indicator_id = 'demo_institutions'"
-    ).fetchone() == (3.0,)
+        "select planned_max, applies_to from reference.targets where indicator_id = 'demo_institutions'"
+    ).fetchone() == (3.0, "county")
+    assert con.execute(
+        "select applies_to from reference.targets where indicator_id = 'places_per_1000'"
+    ).fetchone() == ("county_and_towns",)
     assert con.execute(
         "select measure_no, lead_unit, responsible_units, indicator_ids, coverage_note_zh "
         "from reference.measures where measure_no in (10, 17) order by measure_no"
@@ -445,6 +474,23 @@ def test_unknown_target_key(tmp_path):
     targets = TARGETS.replace("deadline =", "dead_line =")
     error = load_error(make_folder(tmp_path, targets=targets))
     assert_names(error, "targets.toml", 5, "未知的键“dead_line”", "unknown key 'dead_line'")
+
+
+def test_bad_applies_to(tmp_path):
+    # Line 8: "towns" is neither of the two values.
+    targets = TARGETS + 'applies_to = "towns"\n'
+    error = load_error(make_folder(tmp_path, targets=targets))
+    assert_names(error, "targets.toml", 8, "适用范围 applies_to 应为 \"county\"",
+                 "applies_to must be \"county\" or \"county_and_towns\", not 'towns'")
+
+
+def test_towns_target_for_a_county_only_indicator(tmp_path):
+    # Line 6: town_coverage has a county figure only, so there is no 镇街 row to judge.
+    targets = ('[town_coverage]\nvalue = 100\ncomparison = "="\ndeadline = "2025-12"\nclause = "二"\n'
+               'applies_to = "county_and_towns"\n')
+    error = load_error(make_folder(tmp_path, targets=targets))
+    assert_names(error, "targets.toml", 6, "town_coverage 只有全县数值",
+                 "town_coverage has a county figure only, so applies_to must be \"county\"")
 
 
 def test_toml_syntax_error(tmp_path):

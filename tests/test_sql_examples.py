@@ -51,12 +51,12 @@ AREAS = [
 ]
 POPULATION = [(2024, TOWN_A, 20_000, 400), (2024, TOWN_B, 10_000, 200), (2024, TOWN_C, 10_000, 200)]
 TARGETS = [
-    ("places_per_1000", 4.5, ">=", "2025-12", "二", "市卫健局", "", None),
-    ("town_coverage", 100.0, "=", "2025-12", "二", "市卫健局", "", None),
-    ("cctv_coverage", 100.0, "=", "2023-12", "15", "市应急局", "", None),
-    ("filing_rate", 100.0, "=", "2023-12", "13", "市审批服务局", "", None),
-    ("ratio_compliance_rate", 100.0, "=", "2025-12", "14", "市卫健局", "", None),
-    ("demo_institutions", 1.0, ">=", "2023-12", "二", "市卫健局", "", 3.0),
+    ("places_per_1000", 4.5, ">=", "2025-12", "二", "市卫健局", "", None, "county_and_towns"),
+    ("town_coverage", 100.0, "=", "2025-12", "二", "市卫健局", "", None, "county"),
+    ("cctv_coverage", 100.0, "=", "2023-12", "15", "市应急局", "", None, "county_and_towns"),
+    ("filing_rate", 100.0, "=", "2023-12", "13", "市审批服务局", "", None, "county_and_towns"),
+    ("ratio_compliance_rate", 100.0, "=", "2025-12", "14", "市卫健局", "", None, "county_and_towns"),
+    ("demo_institutions", 1.0, ">=", "2023-12", "二", "市卫健局", "", 3.0, "county"),
 ]
 MEASURES = [
     (9, "支持社会力量举办托育机构", "市发改局", "市发改局、市卫健局", "places_per_1000", "部分反映"),
@@ -71,7 +71,8 @@ _REFERENCE_DDL = [
         resident_population bigint not null, population_under3 bigint not null)""",
     """create table reference.targets (indicator_id varchar primary key, target_value double not null,
         comparison varchar not null, deadline varchar not null, clause varchar not null,
-        lead_unit varchar not null, note varchar not null, planned_max double)""",
+        lead_unit varchar not null, note varchar not null, planned_max double,
+        applies_to varchar not null)""",
     """create table reference.measures (measure_no integer primary key, title_zh varchar not null,
         lead_unit varchar not null, responsible_units varchar not null, indicator_ids varchar,
         coverage_note_zh varchar not null)""",
@@ -168,7 +169,7 @@ def build_fake_warehouse(path: Path) -> Path:
             con.execute(ddl)
         con.executemany("insert into reference.areas values (?, ?, ?, ?, ?)", AREAS)
         con.executemany("insert into reference.population values (?, ?, ?, ?)", POPULATION)
-        con.executemany("insert into reference.targets values (?, ?, ?, ?, ?, ?, ?, ?)", TARGETS)
+        con.executemany("insert into reference.targets values (?, ?, ?, ?, ?, ?, ?, ?, ?)", TARGETS)
         con.executemany("insert into reference.measures values (?, ?, ?, ?, ?, ?)", MEASURES)
         for file_path, kind, period, sha, read, accepted, rejected, status, message, day in LOAD_LOG:
             loaded_at = datetime(2024, 1, 31, 9, 0) + timedelta(days=day)

@@ -16,6 +16,10 @@
 --     on_track R >= 0.95, needs_acceleration 0.6 <= R < 0.95,
 --     limited_progress 0 <= R < 0.6, regressing R < 0.
 -- Months are calendar months. Comparisons allow 1e-9 for floating-point noise.
+-- A target applies to the county row, and to the 镇街 rows only when its applies_to is
+-- 'county_and_towns' (a rate or per-1,000 figure). A county total such as clause 二's
+-- 1-3 示范性机构 ('county') leaves target_value, target_deadline and status NULL on
+-- the 镇街 rows: one institution per 镇街 is not what the policy asks.
 
 with series as (
 
@@ -40,9 +44,29 @@ targets as (
         target_value,
         comparison,
         deadline,
+        applies_to,
         cast(left(deadline, 4) as integer) * 12 + cast(right(deadline, 2) as integer) - 1
             as deadline_index
     from reference.targets
+
+),
+
+-- The target of each row it applies to: every county row, and 镇街 rows when the target
+-- is set for 镇街 too.
+row_targets as (
+
+    select
+        series.indicator_id,
+        series.period,
+        series.area_code,
+        targets.target_value,
+        targets.comparison,
+        targets.deadline,
+        targets.deadline_index
+    from series
+    inner join targets
+        on targets.indicator_id = series.indicator_id
+    where series.is_county or targets.applies_to = 'county_and_towns'
 
 ),
 
@@ -54,16 +78,18 @@ targeted as (
         series.area_code,
         series.value,
         series.month_index,
-        targets.target_value,
-        targets.deadline_index,
-        case targets.comparison
-            when '>=' then series.value >= targets.target_value - 1e-9
-            when '=' then abs(series.value - targets.target_value) <= 1e-9
+        row_targets.target_value,
+        row_targets.deadline_index,
+        case row_targets.comparison
+            when '>=' then series.value >= row_targets.target_value - 1e-9
+            when '=' then abs(series.value - row_targets.target_value) <= 1e-9
         end as meets_target,
-        targets.comparison
+        row_targets.comparison
     from series
-    inner join targets
-        on targets.indicator_id = series.indicator_id
+    inner join row_targets
+        on row_targets.indicator_id = series.indicator_id
+        and row_targets.period = series.period
+        and row_targets.area_code = series.area_code
 
 ),
 
@@ -150,14 +176,16 @@ final as (
         series.value,
         series.numerator,
         series.denominator,
-        targets.target_value,
-        targets.deadline as target_deadline,
+        row_targets.target_value,
+        row_targets.deadline as target_deadline,
         statuses.status,
         series.sort_order,
         series.is_county
     from series
-    left join targets
-        on targets.indicator_id = series.indicator_id
+    left join row_targets
+        on row_targets.indicator_id = series.indicator_id
+        and row_targets.period = series.period
+        and row_targets.area_code = series.area_code
     left join statuses
         on statuses.indicator_id = series.indicator_id
         and statuses.period = series.period

@@ -11,7 +11,8 @@
 -- latest_* give the last month with a county value, its value and status: where
 -- things stand, for every target.
 -- A value above planned_max (clause 二: 1–3 示范性机构) is attained and flagged
--- beyond_planned_range.
+-- beyond_planned_range. applies_to says whether the target is also judged for each
+-- 镇街 in marts.indicator_values; the verdict here is always the county's.
 
 with targets as (
 
@@ -22,7 +23,8 @@ with targets as (
         deadline,
         planned_max,
         clause,
-        lead_unit
+        lead_unit,
+        applies_to
     from reference.targets
 
 ),
@@ -77,6 +79,7 @@ judged as (
         targets.planned_max,
         targets.clause,
         targets.lead_unit,
+        targets.applies_to,
         data_range.last_period,
         case
             when data_range.last_period is null or targets.deadline > data_range.last_period
@@ -105,6 +108,7 @@ final as (
         judged.deadline,
         judged.clause,
         judged.lead_unit,
+        judged.applies_to,
         case
             when judged.last_period is null or judged.deadline > judged.last_period then 'pending'
             when judged.deadline_value is null then 'no_data'
