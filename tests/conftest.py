@@ -43,7 +43,7 @@ def scan_tables(con: duckdb.DuckDBPyConnection, secrets) -> list[tuple[str, str,
 
 _ID = re.compile(r"\d{17}[\dXx]")
 _TOKEN = re.compile(r"[0-9A-Za-z.+]{6,}")
-_WORD = re.compile(r"[\u4e00-\u9fff][\u4e00-\u9fff0-9A-Za-z]*|[0-9A-Za-z]+[\u4e00-\u9fff][\u4e00-\u9fff0-9A-Za-z]*")
+_WORD = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]*[\u4e00-\u9fff][\u4e00-\u9fff0-9A-Za-z]*")
 
 
 def find_secrets(text: str, secrets: set[str]) -> set[str]:

@@ -18,6 +18,8 @@ def _frames(path: Path) -> list[pl.DataFrame]:
         frame = fastexcel.read_excel(path).load_sheet(0, header_row=None, dtypes="string").to_polars()
         return [frame]
     raw = path.read_bytes()
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with a BOM (rejected by the pipeline, still searched)
+        raw = raw.decode("utf-16").encode("utf-8")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from pipeline.ingest import ingest_inbox
+from pipeline.ingest import InboxMissing, ingest_inbox
 from pipeline.reference import load_reference, write_reference_tables
 from pipeline.resources import TuoyuResource
 
@@ -31,8 +31,11 @@ def reference_tables(context: dg.AssetExecutionContext, tuoyu: TuoyuResource) ->
 def staged_extracts(context: dg.AssetExecutionContext, tuoyu: TuoyuResource) -> dg.MaterializeResult:
     settings = tuoyu.settings()
     with tuoyu.connection() as con:
-        result = ingest_inbox(con, settings.inbox, settings.archive, settings.key(),
-                              progress=context.log.debug)
+        try:
+            result = ingest_inbox(con, settings.inbox, settings.archive, settings.key(),
+                                  progress=context.log.debug)
+        except InboxMissing as exc:  # not transient: no retries, the message says what to do
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
         rows = dict(con.execute(
             "select kind, count(*) from audit.load_log where status = 'loaded' group by kind").fetchall())
         months = [p for (p,) in con.execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -76,42 +77,119 @@ class InboxFile:
         return self.name.period if self.name else None
 
 
+# Letters of other scripts that look like the Latin letters of the English stems and
+# extensions (Cyrillic, Greek, IPA). NFKC leaves them as they are, so `institutiоns` with a
+# Cyrillic о is not `institutions`: such a name is refused with a message that says why.
+_LOOKALIKES = str.maketrans({
+    "а": "a", "с": "c", "е": "e", "һ": "h", "і": "i", "ј": "j", "ӏ": "l", "о": "o", "р": "p",
+    "ѕ": "s", "т": "t", "у": "y", "х": "x", "ԁ": "d", "ԛ": "q", "ԝ": "w", "ɡ": "g", "ɩ": "i",
+    "α": "a", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u",
+    "χ": "x", "ѵ": "v",
+    "А": "A", "В": "B", "С": "C", "Е": "E", "Н": "H", "І": "I", "Ј": "J", "К": "K", "М": "M",
+    "О": "O", "Р": "P", "Ѕ": "S", "Т": "T", "Х": "X", "Υ": "Y", "Ι": "I", "Ο": "O", "Ν": "N",
+})
+
+
+def _invisible(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Cf", "Cc", "Zl", "Zp") or ch in "\u00a0\u3000"
+
+
+def _why_unrecognised(filename: str) -> str | None:
+    """For a name that matches no extract only because of look-alike or invisible
+    characters, the message that says so (Chinese, then English); else None."""
+    name = unicodedata.normalize("NFKC", filename)
+    lookalikes = sorted({ch for ch in name if ch.translate(_LOOKALIKES) != ch})
+    invisible = sorted({ch for ch in name if _invisible(ch)})
+    if not lookalikes and not invisible:
+        return None
+    skeleton = "".join(ch for ch in name.translate(_LOOKALIKES) if not _invisible(ch))
+    if recognise(skeleton) is None:
+        return None
+    shown = "、".join(f"“{ch}”（U+{ord(ch):04X}）" for ch in lookalikes + invisible)
+    return (
+        f"文件 {filename} 的文件名中有 {shown}：看起来像英文字母或空白，实际是其他文字的字符或不可见字符，"
+        "系统无法识别，未读取，文件保留在收件箱。"
+        "请重新输入文件名（只用英文字母，或用中文名，如 托育机构_2023-06.csv）后重新报送。"
+        f" File name {filename!r} contains look-alike or invisible characters "
+        f"({', '.join(f'U+{ord(ch):04X}' for ch in lookalikes + invisible)}); not read."
+    )
+
+
+class NotRegularFile(OSError):
+    """A named pipe, socket or device where a file was expected."""
+
+
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """SHA-256 of a regular file's bytes. A symbolic link is not followed, and anything else
+    that is not a regular file raises NotRegularFile (opening a named pipe would otherwise
+    wait for a writer forever)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFile(f"not a regular file: {path}")
+        digest = hashlib.sha256()
+        with os.fdopen(os.dup(fd), "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+    finally:
+        os.close(fd)
+
+
+_EPOCH = datetime.fromtimestamp(0, timezone.utc)
+_LINKED_FILE = "{name} 是符号链接，不读取（请把文件本身放入收件箱）。Symbolic links are not followed."
+_LINKED_FOLDER = ("{name} 是指向其他位置的文件夹链接（符号链接），其中的文件不读取，请把文件本身放入收件箱。"
+                  " Symbolic links to folders are not followed.")
+_NOT_A_FILE = ("{name} 不是普通文件（如命名管道或设备），不读取。请把报表文件本身放入收件箱。"
+               " Not a regular file (a pipe, socket or device); not read.")
+
+
+def _not_read(path: Path, rel: str, problem: str) -> InboxFile:
+    return InboxFile(path, rel, 0, _EPOCH, "", None, problem=problem)
 
 
 def discover(inbox: Path) -> list[InboxFile]:
-    """Every regular file below the inbox, sorted by path. Links are listed, never followed."""
+    """Every regular file below the inbox, sorted by path. Links are listed, never followed;
+    named pipes, sockets and devices are listed, never opened."""
     found: list[InboxFile] = []
     for root, dirs, files in os.walk(inbox, followlinks=False):
         dirs.sort()
+        for dirname in dirs:
+            path = Path(root) / dirname
+            if path.is_symlink():  # os.walk does not enter it: say so rather than skip it silently
+                found.append(_not_read(path, path.relative_to(inbox).as_posix(), _LINKED_FOLDER.format(name=dirname)))
         for filename in sorted(files):
             path = Path(root) / filename
             rel = path.relative_to(inbox).as_posix()
             if filename.startswith(".") or filename.startswith("~$"):
                 continue  # hidden files and Office lock files are not deliveries
-            if path.is_symlink():
-                found.append(InboxFile(path, rel, 0, datetime.fromtimestamp(0, timezone.utc), "", None,
-                                       problem="符号链接不读取（请把文件本身放入收件箱）。Symbolic links are not followed."))
+            try:
+                info = os.lstat(path)
+            except OSError as exc:  # vanished mid-run: list it, keep going
+                found.append(_not_read(path, rel, f"文件 {filename} 无法读取：{exc.strerror}。File cannot be read."))
+                continue
+            if stat.S_ISLNK(info.st_mode):
+                found.append(_not_read(path, rel, _LINKED_FILE.format(name=filename)))
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                found.append(_not_read(path, rel, _NOT_A_FILE.format(name=filename)))
                 continue
             try:
-                stat = path.stat()
                 sha = sha256_of(path)
-            except OSError as exc:  # vanished or unreadable mid-run: list it, keep going
-                found.append(InboxFile(path, rel, 0, datetime.fromtimestamp(0, timezone.utc), "", None,
-                                       problem=f"文件无法读取：{exc.strerror}。File cannot be read."))
+            except OSError as exc:  # vanished, replaced or unreadable mid-run: list it, keep going
+                reason = exc.strerror or "不是普通文件"
+                found.append(_not_read(path, rel, f"文件 {filename} 无法读取：{reason}。File cannot be read."))
                 continue
+            name = recognise(filename)
             found.append(InboxFile(
                 path=path,
                 rel_path=rel,
-                size_bytes=stat.st_size,
-                modified_at=datetime.fromtimestamp(stat.st_mtime, timezone.utc).replace(tzinfo=None),
+                size_bytes=info.st_size,
+                modified_at=datetime.fromtimestamp(info.st_mtime, timezone.utc).replace(tzinfo=None),
                 sha256=sha,
-                name=recognise(filename),
+                name=name,
+                problem=_why_unrecognised(filename) if name is None else None,
             ))
     return found
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
+import struct
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,10 @@ HEADER_SEARCH_ROWS = 10
 # An XLSX is a zip: refuse one whose declared uncompressed size could not be a monthly
 # extract before decompressing anything (a "zip bomb" would exhaust memory).
 MAX_XLSX_UNCOMPRESSED = 512 * 1024 * 1024
+# A CSV is read whole into memory (about ten times its size at the peak): refuse one far
+# beyond any county's monthly extract before reading it, rather than let it exhaust the
+# memory of every run that meets it. A million-row enrollment file is about 90 MB.
+MAX_CSV_BYTES = 256 * 1024 * 1024
 
 
 class FileRejected(Exception):
@@ -139,10 +145,47 @@ def _finish(frame: pl.DataFrame, mapping: dict[int, Column], kind: str, first_da
     return out.select(ordered)
 
 
+def _first_lines(text: str, n: int) -> list[str]:
+    """`text.splitlines()[:n]` without splitting the whole (possibly huge) file."""
+    size = 1 << 16
+    while True:
+        lines = text[:size].splitlines()
+        if len(lines) > n or size >= len(text):
+            return lines[:n]  # with a line after them, the first n lines are whole
+        size *= 4
+
+
+def _head_rows(text: str) -> list[list[str]]:
+    """The first rows of a CSV, as cells, for the header search."""
+    lines = _first_lines(text, HEADER_SEARCH_ROWS * 2)
+    try:
+        return list(csv.reader(io.StringIO("\n".join(lines))))[:HEADER_SEARCH_ROWS]
+    except csv.Error:
+        # A cell longer than the csv module allows (128 KiB) is no header: read the lines
+        # one by one and give such a line no cells, so that it is never taken as the header.
+        rows = []
+        for line in lines[:HEADER_SEARCH_ROWS]:
+            try:
+                rows.append(next(csv.reader([line]), []))
+            except csv.Error:
+                rows.append([])
+        return rows
+
+
+def _check_size(path: Path, filename: str) -> None:
+    size = path.stat().st_size
+    if size > MAX_CSV_BYTES:
+        raise FileRejected(
+            f"文件 {filename}：大小 {size // (1024 * 1024)} MB，超过单个报表文件的上限 {MAX_CSV_BYTES // (1024 * 1024)} MB，"
+            "为安全起见未读取。请确认是否误放了其他文件；确需报送时请按机构或镇街拆分后重新报送。",
+            f"File {filename}: {size} bytes, above the limit of {MAX_CSV_BYTES} bytes; not read.",
+        )
+
+
 def read_csv(path: Path, kind: str, filename: str) -> RawTable:
+    _check_size(path, filename)
     text, encoding = decode_csv(path.read_bytes(), filename)
-    head = list(csv.reader(io.StringIO("\n".join(text.splitlines()[: HEADER_SEARCH_ROWS * 2]))))
-    head = [row for row in head][:HEADER_SEARCH_ROWS]
+    head = _head_rows(text)
     index, mapping, extras = _find_header(head, kind, filename)
     width = max(mapping) + 1
     try:
@@ -156,26 +199,90 @@ def read_csv(path: Path, kind: str, filename: str) -> RawTable:
             quote_char='"',
             missing_utf8_is_empty_string=True,
         )
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError):
+    except pl.exceptions.NoDataError:  # a header and nothing under it: a file of no rows
         frame = pl.DataFrame(schema={f"c{i}": pl.String for i in range(width)})
+    except pl.exceptions.ComputeError:
+        # Loading such a file as empty would replace the month's figures by nothing.
+        raise _unreadable_csv(text, filename) from None
     rows = _finish(frame, mapping, kind, first_data_row=index + 2)
     return RawTable(rows, encoding, extras, index + 1)
 
 
+def _unreadable_csv(text: str, filename: str) -> FileRejected:
+    """Why a CSV whose header was found cannot be read: almost always a quote (") opened in
+    a cell and never closed, which swallows every line after it."""
+    opened_at = None
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        if line.count('"') % 2:
+            opened_at = line_number if opened_at is None else None
+    where = f"第 {opened_at} 行" if opened_at else "某一行"
+    return FileRejected(
+        f"文件 {filename}：无法按 CSV 格式读取，{where}的英文双引号（\"）没有成对出现，其后各行无法分列。"
+        "整个文件未载入；请在 Excel 中打开检查后另存为 CSV 重新报送。",
+        f"File {filename}: not readable as CSV (an unclosed quote"
+        + (f" on line {opened_at}" if opened_at else "") + "); nothing was loaded.",
+    )
+
+
+def _not_a_workbook(filename: str) -> FileRejected:
+    return FileRejected(
+        f"文件 {filename}：不是有效的 Excel（.xlsx）文件，可能已损坏、扩展名有误或设置了打开密码。请用 Excel 重新保存（不设密码）后报送。",
+        f"File {filename}: not a valid .xlsx file (corrupt, misnamed or password-protected).",
+    )
+
+
+def _too_large(filename: str, size: int) -> FileRejected:
+    return FileRejected(
+        f"文件 {filename}：解压后大小 {size // (1024 * 1024)} MB，远超月度报表的合理大小，为安全起见未读取。请检查文件后重新报送。",
+        f"File {filename}: {size} bytes uncompressed; refused before reading.",
+    )
+
+
+def _inflated_size(handle, info: zipfile.ZipInfo, limit: int) -> int:
+    """The bytes one member really inflates to, counted up to just past `limit` (nothing is
+    kept): the sizes a zip declares can lie, and the workbook reader trusts the stream."""
+    handle.seek(info.header_offset)
+    local = handle.read(30)
+    if len(local) < 30 or local[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile("no local header")
+    name_length, extra_length = struct.unpack("<HH", local[26:30])
+    handle.seek(info.header_offset + 30 + name_length + extra_length)
+    if info.compress_type == zipfile.ZIP_STORED:
+        return info.compress_size
+    if info.compress_type != zipfile.ZIP_DEFLATED:  # Excel and WPS write deflate only
+        raise zipfile.BadZipFile(f"compression method {info.compress_type}")
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    left, total = info.compress_size, 0
+    while left > 0 and not inflater.eof and total <= limit:
+        chunk = handle.read(min(left, 1 << 16))
+        if not chunk:
+            break
+        left -= len(chunk)
+        total += len(inflater.decompress(chunk, 1 << 20))
+        while inflater.unconsumed_tail and total <= limit:
+            total += len(inflater.decompress(inflater.unconsumed_tail, 1 << 20))
+    return total
+
+
 def _check_zip(path: Path, filename: str) -> None:
+    """Refuse a workbook that inflates beyond MAX_XLSX_UNCOMPRESSED: first by the sizes it
+    declares (a plain zip bomb costs nothing to refuse), then by inflating each member
+    once, counting and keeping nothing (a crafted zip may declare less than it holds)."""
     try:
-        with zipfile.ZipFile(path) as z:
-            declared = sum(info.file_size for info in z.infolist())
-    except (zipfile.BadZipFile, OSError):
-        raise FileRejected(
-            f"文件 {filename}：不是有效的 Excel（.xlsx）文件，可能已损坏或扩展名有误。请用 Excel 重新保存后报送。",
-            f"File {filename}: not a valid .xlsx file (corrupt or misnamed).",
-        ) from None
-    if declared > MAX_XLSX_UNCOMPRESSED:
-        raise FileRejected(
-            f"文件 {filename}：解压后大小 {declared // (1024 * 1024)} MB，远超月度报表的合理大小，为安全起见未读取。请检查文件后重新报送。",
-            f"File {filename}: declares {declared} bytes uncompressed; refused before reading.",
-        )
+        with open(path, "rb") as handle, zipfile.ZipFile(handle) as z:
+            infos = z.infolist()
+            declared = sum(info.file_size for info in infos)
+            if declared > MAX_XLSX_UNCOMPRESSED:
+                raise _too_large(filename, declared)
+            for info in infos:
+                if _inflated_size(handle, info, limit=info.file_size) > info.file_size:
+                    raise FileRejected(
+                        f"文件 {filename}：压缩内容的实际大小超过文件自身声明的大小（疑似恶意构造的文件），为安全起见未读取。"
+                        "请用 Excel 重新保存后报送。",
+                        f"File {filename}: member {info.filename!r} inflates beyond its declared size; not read.",
+                    )
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, struct.error):
+        raise _not_a_workbook(filename) from None
 
 
 def read_xlsx(path: Path, kind: str, filename: str) -> RawTable:

@@ -144,6 +144,11 @@ def render_report(con: duckdb.DuckDBPyConnection, period: str | None, out_dir: P
     workbook = build_workbook(doc, stamp.replace(tzinfo=None))
 
     target = Path(out_dir) / period
+    # A run killed mid-write leaves hidden temporary files: never a report, remove them.
+    for folder in (target, target / "charts"):
+        if folder.is_dir():
+            for leftover in folder.glob(".*.tmp"):
+                leftover.unlink(missing_ok=True)
     chart_files = []
     for key, png in pngs.items():
         path = target / "charts" / f"{key}.png"
