@@ -4,6 +4,9 @@ Every file version seen gets one row in `audit.load_log`; every recognised versi
 copied, as delivered, into the raw archive; the current version of each kind × month is
 parsed into `staging.<kind>`, replacing the month's rows in one transaction. Months whose
 rows changed are queued in `audit.pending_validation` for the suites.
+
+Only file versions not seen before are read. While one file's rows are written into the
+warehouse, a worker thread already reads and parses the next (`_read_ahead`).
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,11 +28,14 @@ import polars as pl
 from pipeline.extracts.files import InboxFile, current_versions, discover
 from pipeline.extracts.ids import Pseudonymiser
 from pipeline.extracts.parse import to_staging
-from pipeline.extracts.read import FileRejected, read_extract
+from pipeline.extracts.read import FileRejected, RawTable, read_extract
 from pipeline.extracts.spec import KIND_LABEL_ZH
 from pipeline.staging import KINDS, create_tables
 
 log = logging.getLogger(__name__)
+
+# Files read and parsed ahead of the one being written (each a parsed month in memory).
+READ_AHEAD = 1
 
 _PENDING_DDL = "create table if not exists audit.pending_validation (kind varchar not null, period varchar not null)"
 
@@ -64,10 +72,21 @@ def archive_copy(f: InboxFile, archive: Path) -> Path:
     if not target.exists():
         fd, tmp = tempfile.mkstemp(dir=archive, prefix=".incoming-")
         os.close(fd)
-        os.chmod(tmp, 0o600)
-        shutil.copyfile(f.path, tmp)
-        os.replace(tmp, target)
+        try:
+            os.chmod(tmp, 0o600)
+            shutil.copyfile(f.path, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     return target
+
+
+def _remove_incomplete_copies(archive: Path) -> None:
+    """A run killed while copying leaves `.incoming-*` behind: never a version, remove it."""
+    if archive.is_dir():
+        for leftover in archive.glob(".incoming-*"):
+            leftover.unlink(missing_ok=True)
 
 
 def _log_row(con: duckdb.DuckDBPyConnection, f: InboxFile, status: str, message: str | None,
@@ -125,12 +144,58 @@ def _stage(con: duckdb.DuckDBPyConnection, f: InboxFile, frame: pl.DataFrame, me
         raise
 
 
+_Parsed = tuple[InboxFile, RawTable, pl.DataFrame]
+
+
+def _read_and_parse(f: InboxFile, pseudonymiser: Pseudonymiser) -> _Parsed:
+    table = read_extract(f.path, f.name.kind, f.name.ext, f.rel_path)
+    frame = to_staging(table.rows, f.name.kind, sha256=f.sha256, period_file=f.name.period,
+                       xlsx=f.name.ext == "xlsx", pseudonymiser=pseudonymiser)
+    return f, table, frame
+
+
+def _read_ahead(files: list[InboxFile], pseudonymiser: Pseudonymiser,
+                ahead: int = READ_AHEAD) -> Iterator[Future[_Parsed]]:
+    """The futures of `_read_and_parse` of each file, in order, while one worker thread reads
+    and parses up to `ahead` files in advance: reading and parsing (polars) then overlap
+    with writing the previous file into the warehouse (DuckDB); both release the GIL.
+    One worker, in file order, so the pseudonymiser sees the months in order."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tuoyu-read") as pool:
+        pending: deque[Future[_Parsed]] = deque()
+        try:
+            for f in files:
+                pending.append(pool.submit(_read_and_parse, f, pseudonymiser))
+                if len(pending) > ahead:
+                    yield pending.popleft()
+            while pending:
+                yield pending.popleft()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _inbox_missing(inbox: Path) -> InboxMissing:
+    return InboxMissing(
+        f"收件箱文件夹不存在或在运行中被移走：{inbox}。请检查 TUOYU_INBOX 设置，恢复文件夹后重新运行。"
+        f" Inbox folder not found (or removed during the run): {inbox}."
+    )
+
+
 def ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, archive: Path, key: bytes,
                  progress: Callable[[str], None] | None = None) -> IngestResult:
     if not inbox.is_dir():
-        raise InboxMissing(
-            f"收件箱文件夹不存在：{inbox}。请检查 TUOYU_INBOX 设置。Inbox folder not found: {inbox}."
-        )
+        raise _inbox_missing(inbox)
+    _remove_incomplete_copies(archive)
+    try:
+        return _ingest_inbox(con, inbox, archive, key, progress)
+    except OSError:
+        if not inbox.is_dir():  # the folder vanished mid-run: say so, not a stack trace
+            raise _inbox_missing(inbox) from None
+        raise
+
+
+def _ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, archive: Path, key: bytes,
+                  progress: Callable[[str], None] | None = None) -> IngestResult:
     create_tables(con)
     con.execute(_PENDING_DDL)
     now = datetime.now().replace(microsecond=0)
@@ -152,43 +217,54 @@ def ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, archive: Path, key
                 )
                 _log_row(con, f, "unrecognised", message, now)
 
-    for (kind, period), f in sorted(current.items()):
-        archive_copy(f, archive)
-        status = known.get((f.rel_path, f.sha256))
-        previous = loaded.get((kind, period))
-        label = f"{KIND_LABEL_ZH[kind]} {period}"
-        if previous and previous[0] == f.sha256:
-            if status is None:  # same bytes under another name: a no-op
-                _log_row(con, f, "unchanged", f"与已载入的 {previous[1]} 内容相同，未重复载入。Identical to a loaded file.", now)
-            result.unchanged.append(f.rel_path)
-            continue
-        if status == "file_rejected":
-            result.rejected.append((f.rel_path, "(earlier run)"))
-            continue
-        if progress:
-            progress(f"reading {f.rel_path}")
-        try:
-            table = read_extract(f.path, kind, f.name.ext, f.rel_path)
-            frame = to_staging(table.rows, kind, sha256=f.sha256, period_file=period,
-                               xlsx=f.name.ext == "xlsx", pseudonymiser=pseudonymiser)
-        except FileRejected as exc:
-            keep = f"此前载入的版本 {previous[1]} 继续有效。" if previous else "该月此类数据暂缺。"
-            _log_row(con, f, "file_rejected", f"{exc.zh}{keep} {exc.en}", now)
-            result.rejected.append((f.rel_path, exc.zh))
-            log.warning("file rejected: %s: %s", f.rel_path, exc.en)
-            continue
-        notes = [f"编码 {table.encoding}，表头在第 {table.header_row} 行"]
-        if table.extra_headers:
-            notes.append("已忽略多余列：" + "、".join(table.extra_headers))
-        if previous:
-            notes.append(f"修订：取代 {previous[1]}")
-        _stage(con, f, frame, "；".join(notes) + "。", status, now)
-        result.loaded.append(f.rel_path)
-        result.scope.setdefault(kind, set()).add(period)
-        if kind == "institutions":
-            for other in ("enrollment", "staffing"):
-                result.scope.setdefault(other, set()).add(period)
-        log.info("loaded %s (%s): %d rows", f.rel_path, label, frame.height)
+    def needs_reading(key: tuple[str, str], f: InboxFile) -> bool:
+        previous = loaded.get(key)
+        return not (previous and previous[0] == f.sha256) and known.get((f.rel_path, f.sha256)) != "file_rejected"
+
+    ordered = sorted(current.items())
+    reads = _read_ahead([f for key, f in ordered if needs_reading(key, f)], pseudonymiser)
+    try:
+        for (kind, period), f in ordered:
+            archive_copy(f, archive)
+            status = known.get((f.rel_path, f.sha256))
+            previous = loaded.get((kind, period))
+            label = f"{KIND_LABEL_ZH[kind]} {period}"
+            if previous and previous[0] == f.sha256:
+                if status is None:  # same bytes under another name: a no-op
+                    _log_row(con, f, "unchanged", f"与已载入的 {previous[1]} 内容相同，未重复载入。Identical to a loaded file.", now)
+                result.unchanged.append(f.rel_path)
+                continue
+            if status == "file_rejected":
+                result.rejected.append((f.rel_path, "(earlier run)"))
+                continue
+            if progress:
+                progress(f"reading {f.rel_path}")
+            try:
+                read, table, frame = next(reads).result()
+            except FileRejected as exc:
+                keep = f"此前载入的版本 {previous[1]} 继续有效。" if previous else "该月此类数据暂缺。"
+                _log_row(con, f, "file_rejected", f"{exc.zh}{keep} {exc.en}", now)
+                result.rejected.append((f.rel_path, exc.zh))
+                log.warning("file rejected: %s: %s", f.rel_path, exc.en)
+                continue
+            if read is not f:  # cannot happen: reads are queued in this loop's order
+                raise RuntimeError(f"read-ahead out of order: {read.rel_path} for {f.rel_path}")
+            notes = [f"编码 {table.encoding}，表头在第 {table.header_row} 行"]
+            if table.extra_headers:
+                notes.append("已忽略多余列：" + "、".join(table.extra_headers))
+            if previous:
+                notes.append(f"修订：取代 {previous[1]}")
+            _stage(con, f, frame, "；".join(notes) + "。", status, now)
+            rows = frame.height
+            del frame  # the next file is already being read: hold one parsed file at a time
+            result.loaded.append(f.rel_path)
+            result.scope.setdefault(kind, set()).add(period)
+            if kind == "institutions":
+                for other in ("enrollment", "staffing"):
+                    result.scope.setdefault(other, set()).add(period)
+            log.info("loaded %s (%s): %d rows", f.rel_path, label, rows)
+    finally:
+        reads.close()
 
     current_by_sha = {f.sha256: f for f in current.values()}
     for f in files:

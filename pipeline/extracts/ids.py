@@ -76,26 +76,46 @@ def credit_code_valid(col: pl.Expr) -> pl.Expr:
 class Pseudonymiser:
     """HMAC-SHA256 of the normalised id number under the office's secret key, as hex.
 
-    Each distinct number is hashed once per run (a dict cache), not once per row per month.
-    The cache lives only in memory for the run.
+    Each distinct number is hashed once, not once per row per month: `identify` keeps the
+    numbers of the last file it saw with their pseudonyms and problems (a polars table in
+    memory, for the run only; never written anywhere), joins each new file's numbers to it
+    and hashes only the numbers it has not seen. Extracts arrive month by month and most
+    children and staff appear in consecutive months, so nearly every number is hashed once
+    per run, and no Python runs per row.
     """
 
     def __init__(self, key: bytes):
-        self._key = key
-        self._cache: dict[str, str] = {}
+        self._hmac = hmac.new(key, digestmod=hashlib.sha256)
+        self._last: dict[str, pl.DataFrame] = {}  # source column -> (number, pseudonym, problem)
 
     def one(self, number: str) -> str:
-        value = self._cache.get(number)
-        if value is None:
-            value = hmac.new(self._key, number.encode("utf-8"), hashlib.sha256).hexdigest()
-            self._cache[number] = value
-        return value
+        mac = self._hmac.copy()
+        mac.update(number.encode("utf-8"))
+        return mac.hexdigest()
+
+    def _pseudonyms(self, numbers: pl.Series) -> pl.Series:
+        one = self.one
+        return pl.Series(numbers.name, [one(v) for v in numbers.to_list()], dtype=pl.String)
+
+    def identify(self, frame: pl.DataFrame, source: str, target: str, problem: str | None = None) -> pl.DataFrame:
+        """Add `target` = pseudonym of the (already upper-cased) `source` column and, if
+        named, `problem` = `id_problem(source)`; `source` stays (the caller drops it)."""
+        distinct = frame.select(pl.col(source).drop_nulls().unique())
+        last = self._last.get(source)
+        if last is None:
+            last = pl.DataFrame(schema={source: pl.String, "_pseudonym": pl.String, "_problem": pl.String})
+        known = distinct.join(last, on=source, how="inner")
+        new = distinct.join(last, on=source, how="anti")
+        new = new.with_columns(self._pseudonyms(new.get_column(source)).alias("_pseudonym"),
+                               id_problem(pl.col(source)).alias("_problem"))
+        mapping = pl.concat([known, new], how="vertical")
+        self._last[source] = mapping
+        out = frame.join(mapping, on=source, how="left", nulls_equal=False, maintain_order="left")
+        if problem is not None:  # a missing number has no mapping row: id_problem says `missing`
+            out = out.with_columns(
+                pl.when(pl.col(source).is_null()).then(pl.lit("missing")).otherwise(pl.col("_problem")).alias(problem))
+        return out.drop("_problem").rename({"_pseudonym": target})
 
     def column(self, frame: pl.DataFrame, source: str, target: str) -> pl.DataFrame:
         """Add `target` = pseudonym of the (already upper-cased) `source` column; drop `source`."""
-        distinct = frame.get_column(source).drop_nulls().unique()
-        mapping = pl.DataFrame(
-            {source: distinct, target: [self.one(v) for v in distinct.to_list()]},
-            schema={source: pl.String, target: pl.String},
-        )
-        return frame.join(mapping, on=source, how="left", nulls_equal=False).drop(source)
+        return self.identify(frame, source, target).drop(source)

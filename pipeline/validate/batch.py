@@ -39,15 +39,20 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def row_values_sql(suite: Suite, alias: str) -> str:
+    """The `row_values` JSON of a row of `alias` (suite meta.row_values, in order)."""
+    pairs = ", ".join(f"{_literal(col)}, {alias}.{quote_ident(col)}" for col in suite.row_values)
+    return f"json_object({pairs})"
+
+
 def _view_sql(suite: Suite) -> str:
     kind = _literal(suite.kind)
-    row_values = ", ".join(f"{_literal(col)}, s.{quote_ident(col)}" for col in suite.row_values)
     return f"""
 create or replace view {SCHEMA}.{quote_ident(batch_name(suite.kind))} as
 select
     s.*,
     last_day(strptime(s.period_file, '%Y-%m')) as month_end,
-    json_object({row_values}) as row_values
+    {row_values_sql(suite, 's')} as row_values
 from staging.{quote_ident(suite.kind)} as s
 join {SCOPE_TABLE} as v on v.kind = {kind} and v.period = s.period_file
 join audit.current_files as f on f.kind = {kind} and f.period = s.period_file and f.sha256 = s.sha256

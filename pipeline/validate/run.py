@@ -28,6 +28,7 @@ from pipeline.validate.findings import write_findings
 from pipeline.validate.gx_session import GxError, GxOutcome, GxSession
 from pipeline.validate.report import ValidationReport, build_report
 from pipeline.validate.suites import SUITES_DIR, VALIDATION_ORDER, load_suites
+from pipeline.warehouse import connect
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def _connection(con_or_path: duckdb.DuckDBPyConnection | str | Path) -> Iterator
     if isinstance(con_or_path, duckdb.DuckDBPyConnection):
         yield con_or_path
         return
-    con = duckdb.connect(str(con_or_path))
+    con = connect(Path(con_or_path))  # the warehouse's own settings (pipeline/warehouse.py)
     try:
         yield con
     finally:
