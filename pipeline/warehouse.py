@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import duckdb
@@ -11,10 +13,26 @@ class WarehouseLocked(Exception):
     pass
 
 
+# DuckDB's buffer pool defaults to 80 % of the machine's memory. The pipeline shares the
+# machine with other work: cap it (spilling to `<warehouse>.tmp` beyond), so that a
+# province-scale run stays within a few GB. TUOYU_MEMORY_LIMIT changes it (e.g. "8GB").
+DEFAULT_MEMORY_LIMIT = "3GB"
+_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+
+
+def memory_limit() -> str:
+    value = os.environ.get("TUOYU_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT).strip()
+    if not _MEMORY.match(value):
+        raise ValueError(f"TUOYU_MEMORY_LIMIT 应写作如 3GB、512MB，收到 {value!r}。")
+    return value
+
+
 def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        con = duckdb.connect(str(path), read_only=read_only)
+        con.execute(f"set memory_limit = '{memory_limit()}'")  # validated above: digits and a unit
+        return con
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise WarehouseLocked(
