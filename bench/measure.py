@@ -5,6 +5,10 @@ resource usage of that one child (and the descendants it waited for): user and s
 CPU seconds and the peak resident set size. `RUSAGE_CHILDREN` would give the maximum over
 every child the benchmark ever ran, not this one's.
 
+`others_cpu_share` says how much of the machine other processes took meanwhile (from
+/proc/stat): the machine is shared, and a figure taken while others were busy is slower
+than the code.
+
 `stage_seconds` reads the run's own step timings from Dagster's console log (the bench
 runs `tuoyu run` with TUOYU_LOG_LEVEL=DEBUG, which makes Dagster print
 `Finished execution of step "<key>" in <duration>.` for every step) and adds them up by
@@ -38,6 +42,17 @@ _DURATION_PART = re.compile(r"(?P<value>\d+(?:\.\d+)?)(?P<unit>ms|h|m|s)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
+def busy_cpu_seconds() -> float | None:
+    """CPU seconds the whole machine has spent busy since boot (/proc/stat), or None."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(x) for x in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Measured:
     """One process: what it cost and what it printed."""
@@ -51,6 +66,7 @@ class Measured:
     peak_rss_mb: float
     load_before: float
     load_after: float
+    others_cpu_share: float | None  # other processes' CPU over the machine's capacity meanwhile
     steps: dict[str, float] = field(default_factory=dict)
     stdout_tail: str = ""
 
@@ -101,11 +117,18 @@ def run_measured(command: list[str], *, env: dict[str, str], cwd: Path, log_dir:
     log_dir.mkdir(parents=True, exist_ok=True)
     out_path, err_path = log_dir / f"{name}.out", log_dir / f"{name}.err"
     load_before = os.getloadavg()[0]
+    busy_before = busy_cpu_seconds()
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         started = time.perf_counter()
         process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=err)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
+    busy_after = busy_cpu_seconds()
+    cpu = usage.ru_utime + usage.ru_stime
+    others = None
+    if busy_before is not None and busy_after is not None:
+        capacity = wall * (os.cpu_count() or 1)
+        others = round(max(0.0, busy_after - busy_before - cpu) / capacity, 3)
     process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     stdout = out_path.read_text(encoding="utf-8", errors="replace")
     stderr = err_path.read_text(encoding="utf-8", errors="replace")
@@ -113,12 +136,13 @@ def run_measured(command: list[str], *, env: dict[str, str], cwd: Path, log_dir:
         command=command,
         exit_code=process.returncode,
         wall_s=round(wall, 3),
-        cpu_s=round(usage.ru_utime + usage.ru_stime, 3),
+        cpu_s=round(cpu, 3),
         user_s=round(usage.ru_utime, 3),
         system_s=round(usage.ru_stime, 3),
         peak_rss_mb=round(usage.ru_maxrss / 1024, 1),  # ru_maxrss is in KiB on Linux
         load_before=round(load_before, 2),
         load_after=round(os.getloadavg()[0], 2),
+        others_cpu_share=others,
         steps=step_seconds(stderr),
         stdout_tail="\n".join(stdout.strip().splitlines()[-4:]),
     )

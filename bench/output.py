@@ -72,12 +72,28 @@ def _num(value: float | None, digits: int = 1) -> str:
 
 
 _COLUMNS = ("scale", "measure", "wall s", "cpu s", "peak RSS MiB", "rows", "rows/s",
-            *[f"{s} s" for s in STAGES], "other s", "÷ floor", "load")
+            *[f"{s} s" for s in STAGES], "other s", "÷ floor", "others' CPU")
+
+
+# Other processes took more than this share of the machine during a measure: its figure
+# says as much about them as about the code.
+BUSY_SHARE = 0.10
 
 
 def _load(m: dict[str, Any]) -> str:
-    """The 1-minute load average before and after: above the core count, others were busy too."""
-    return f"{m['load_before']:.1f}→{m['load_after']:.1f}"
+    """Other processes' share of the machine's CPU while the measure ran."""
+    share = m.get("others_cpu_share")
+    return "—" if share is None else f"{share:.0%}"
+
+
+def busy_measures(results: dict[str, Any]) -> list[str]:
+    """The reported measures during which other processes took more than BUSY_SHARE."""
+    busy = []
+    for scale, data in results["scales"].items():
+        for name, m in [*data["measures"].items(), ("floor", data["floor"])]:
+            if (m.get("others_cpu_share") or 0) > BUSY_SHARE:
+                busy.append(f"scale {scale} {name} ({m['others_cpu_share']:.0%})")
+    return busy
 
 
 def _rows(results: dict[str, Any]) -> list[list[str]]:
@@ -126,6 +142,14 @@ def targets_table(targets: list[dict[str, Any]], markdown: bool = False) -> str:
     return _render(("target", "limit", "figure", "verdict"), _target_rows(targets), markdown)
 
 
+def _busy_note(results: dict[str, Any]) -> str:
+    busy = busy_measures(results)
+    if not busy:
+        return ""
+    return (f"\nOther processes took more than {BUSY_SHARE:.0%} of the machine's CPU during: "
+            f"{', '.join(busy)}; those figures are slower than the code.\n")
+
+
 def results_markdown(results: dict[str, Any]) -> str:
     m = results["machine"]
     packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
@@ -159,7 +183,7 @@ scales) and reused while the generator is unchanged. A full run takes 15–25 mi
 ## Targets
 
 {targets_table(results['targets'], markdown=True)}
-
+{_busy_note(results)}
 ## Measures
 
 {summary_table(results, markdown=True)}
