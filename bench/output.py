@@ -120,8 +120,8 @@ def _render(header: list[str] | tuple[str, ...], rows: list[list[str]], markdown
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
         return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    fmt = lambda r: "  ".join(str(x).rjust(w) if i > 1 else str(x).ljust(w) for i, (x, w) in enumerate(zip(r, widths)))  # noqa: E731
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    fmt = lambda r: "  ".join(str(x).rjust(w) if i > 1 else str(x).ljust(w) for i, (x, w) in enumerate(zip(r, widths, strict=True)))  # noqa: E731
     return "\n".join([fmt(header), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows])
 
 
@@ -148,6 +148,11 @@ def _busy_note(results: dict[str, Any]) -> str:
         return ""
     return (f"\nOther processes took more than {BUSY_SHARE:.0%} of the machine's CPU during: "
             f"{', '.join(busy)}; those figures are slower than the code.\n")
+
+
+def _pairs(results: dict[str, Any]) -> str:
+    return "; ".join(f"scale {scale}: " + ", ".join(f"{r:.2f}" for r in data["repetitions"]["backfill_over_floor"])
+                     for scale, data in results["scales"].items())
 
 
 def results_markdown(results: dict[str, Any]) -> str:
@@ -187,4 +192,7 @@ scales) and reused while the generator is unchanged. A full run takes 15–25 mi
 ## Measures
 
 {summary_table(results, markdown=True)}
+
+Pipeline ÷ floor of each repetition (its backfill over the floor measured right around it):
+{_pairs(results)}.
 """

@@ -1,6 +1,6 @@
 """The performance benchmark: the pipeline as whole processes, against the floor.
 
-    uv run --frozen python bench/run.py [--scales 1,10,50] [--repeat N] [--quick]
+    uv run --frozen python bench/run.py [--scales 1,10,50] [--repeat N] [--quick] [--markdown-only]
     make bench
 
 For each scale the sample is generated once and cached (bench/cache/, git-ignored); then,
@@ -162,7 +162,13 @@ def main() -> None:
     parser.add_argument("--scales", default=None, help="comma-separated, default 1,10,50 (--quick: 1,10)")
     parser.add_argument("--repeat", type=int, default=None, help="repetitions per scale (default 2; --quick: 1)")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--markdown-only", action="store_true",
+                        help="rewrite bench/RESULTS.md from bench/results/latest.json; run nothing")
     args = parser.parse_args()
+    if args.markdown_only:
+        results = json.loads((RESULTS / "latest.json").read_text(encoding="utf-8"))
+        (BENCH / "RESULTS.md").write_text(results_markdown(results), encoding="utf-8")
+        return
     scales = [int(s) for s in args.scales.split(",")] if args.scales else ([1, 10] if args.quick else list(FULL_SCALES))
     repeat = args.repeat or (1 if args.quick else 2)
     base = child_env()
