@@ -50,13 +50,16 @@ def to_staging(rows: pl.DataFrame, kind: str, *, sha256: str, period_file: str, 
         pl.lit(sha256).alias("sha256"),
         pl.lit(period_file).alias("period_file"),
     )
-    frame = _parse_typed(frame, _parsers(kind, xlsx))
+    parsers = _parsers(kind, xlsx)
+    frame = _parse_typed(frame, parsers)
 
     if kind == "institutions":
-        contract_cols = [c.name for c in COLUMNS[kind]]
-        # An exact copy (every contract column equal after normalisation) of an earlier row.
+        # An exact copy of an earlier row: every contract column's text equal after
+        # normalisation — the texts, not the parsed values, as rule INS-DUPLICATE compares
+        # them (`1,200` and `1200`, or two different unreadable dates, are not copies).
+        texts = [f"{c.name}_raw" if c.name in parsers else c.name for c in COLUMNS[kind] if c.type != "name"]
         frame = frame.with_columns(
-            is_duplicate=pl.struct(contract_cols).is_first_distinct().not_(),
+            is_duplicate=pl.struct(texts).is_first_distinct().not_(),
             credit_code=pl.col("credit_code").str.to_uppercase(),
         ).with_columns(credit_code_valid=credit_code_valid(pl.col("credit_code")))
     else:
