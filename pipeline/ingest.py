@@ -6,7 +6,7 @@ parsed into `staging.<kind>`, replacing the month's rows in one transaction. Mon
 rows changed are queued in `audit.pending_validation` for the suites.
 
 Only file versions not seen before are read. While one file's rows are written into the
-warehouse, a worker thread already reads and parses the next (`_read_ahead`).
+warehouse, worker threads already read and parse the next ones (`_read_ahead`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,12 @@ from pipeline.staging import KINDS, create_tables
 log = logging.getLogger(__name__)
 
 # Files read and parsed ahead of the one being written (each a parsed month in memory).
-READ_AHEAD = 1
+READ_AHEAD = 3
+# While the files are written, DuckDB checkpoints (compresses the new rows into the file)
+# only when its write-ahead log exceeds this, instead of after nearly every file at the
+# default 16 MiB: the same work done once rather than again and again. A run killed
+# before the checkpoint replays the log on the next start.
+INGEST_CHECKPOINT_THRESHOLD = "1GB"
 
 _PENDING_DDL = "create table if not exists audit.pending_validation (kind varchar not null, period varchar not null)"
 
@@ -147,8 +152,12 @@ def _stage(con: duckdb.DuckDBPyConnection, f: InboxFile, frame: pl.DataFrame, me
 _Parsed = tuple[InboxFile, RawTable, pl.DataFrame]
 
 
-def _read_and_parse(f: InboxFile, pseudonymiser: Pseudonymiser) -> _Parsed:
-    table = read_extract(f.path, f.name.kind, f.name.ext, f.rel_path)
+def _read(f: InboxFile) -> tuple[InboxFile, RawTable]:
+    return f, read_extract(f.path, f.name.kind, f.name.ext, f.rel_path)
+
+
+def _parse(read: Future[tuple[InboxFile, RawTable]], pseudonymiser: Pseudonymiser) -> _Parsed:
+    f, table = read.result()  # a FileRejected raised by the reader is raised here, in order
     frame = to_staging(table.rows, f.name.kind, sha256=f.sha256, period_file=f.name.period,
                        xlsx=f.name.ext == "xlsx", pseudonymiser=pseudonymiser)
     return f, table, frame
@@ -156,22 +165,26 @@ def _read_and_parse(f: InboxFile, pseudonymiser: Pseudonymiser) -> _Parsed:
 
 def _read_ahead(files: list[InboxFile], pseudonymiser: Pseudonymiser,
                 ahead: int = READ_AHEAD) -> Iterator[Future[_Parsed]]:
-    """The futures of `_read_and_parse` of each file, in order, while one worker thread reads
-    and parses up to `ahead` files in advance: reading and parsing (polars) then overlap
-    with writing the previous file into the warehouse (DuckDB); both release the GIL.
-    One worker, in file order, so the pseudonymiser sees the months in order."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tuoyu-read") as pool:
-        pending: deque[Future[_Parsed]] = deque()
+    """The futures of each file's parsed rows, in order, while up to `ahead` files are read
+    and parsed in advance: one thread reads files (polars, fastexcel), a second parses and
+    pseudonymises them, and the caller writes the previous file into the warehouse (DuckDB),
+    all three releasing the GIL for their heavy work. The parser is one thread taking the
+    files in order, so the pseudonymiser (not thread-safe) sees the months in order."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tuoyu-read") as readers, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="tuoyu-parse") as parsers:
+        pending: deque[tuple[Future, Future[_Parsed]]] = deque()
         try:
             for f in files:
-                pending.append(pool.submit(_read_and_parse, f, pseudonymiser))
+                read = readers.submit(_read, f)
+                pending.append((read, parsers.submit(_parse, read, pseudonymiser)))
                 if len(pending) > ahead:
-                    yield pending.popleft()
+                    yield pending.popleft()[1]
             while pending:
-                yield pending.popleft()
+                yield pending.popleft()[1]
         finally:
-            for future in pending:
-                future.cancel()
+            for read, parsed in pending:
+                parsed.cancel()
+                read.cancel()
 
 
 def _inbox_missing(inbox: Path) -> InboxMissing:
@@ -186,12 +199,15 @@ def ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, archive: Path, key
     if not inbox.is_dir():
         raise _inbox_missing(inbox)
     _remove_incomplete_copies(archive)
+    con.execute(f"set checkpoint_threshold = '{INGEST_CHECKPOINT_THRESHOLD}'")
     try:
         return _ingest_inbox(con, inbox, archive, key, progress)
     except OSError:
         if not inbox.is_dir():  # the folder vanished mid-run: say so, not a stack trace
             raise _inbox_missing(inbox) from None
         raise
+    finally:
+        con.execute("reset checkpoint_threshold")
 
 
 def _ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, archive: Path, key: bytes,

@@ -135,18 +135,56 @@ enrolled_children as (
 
 ),
 
-child_counts as (
+-- Distinct children: each child once per area (under 3 when any of its rows is), then
+-- once for the county. Two small groupings rather than count(distinct) over the rows
+-- repeated for every area they are reported under (the same counts, far less work).
+area_children as (
 
     select
         enrolled_children.period,
-        reported_under.report_area_code as area_code,
-        count(distinct enrolled_children.child_pseudonym) as children,
-        count(distinct enrolled_children.child_pseudonym)
-            filter (where enrolled_children.age_months < 36) as children_under3
+        enrolled_children.area_code,
+        enrolled_children.child_pseudonym,
+        bool_or(enrolled_children.age_months < 36) as under3
     from enrolled_children
-    inner join reported_under
-        on reported_under.area_code = enrolled_children.area_code
-    group by enrolled_children.period, reported_under.report_area_code
+    inner join areas
+        on areas.area_code = enrolled_children.area_code
+    group by enrolled_children.period, enrolled_children.area_code, enrolled_children.child_pseudonym
+
+),
+
+county_children as (
+
+    select
+        area_children.period,
+        area_children.child_pseudonym,
+        bool_or(area_children.under3) as under3
+    from area_children
+    group by area_children.period, area_children.child_pseudonym
+
+),
+
+child_counts as (
+
+    select
+        area_children.period,
+        area_children.area_code,
+        count(area_children.child_pseudonym) as children,
+        count(area_children.child_pseudonym) filter (where area_children.under3) as children_under3
+    from area_children
+    inner join towns
+        on towns.area_code = area_children.area_code
+    group by area_children.period, area_children.area_code
+
+    union all
+
+    select
+        county_children.period,
+        county.area_code,
+        count(county_children.child_pseudonym) as children,
+        count(county_children.child_pseudonym) filter (where county_children.under3) as children_under3
+    from county_children
+    cross join county
+    group by county_children.period, county.area_code
 
 ),
 

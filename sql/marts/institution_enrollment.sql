@@ -29,24 +29,55 @@ enrollment as (
 
 ),
 
+-- Rows per child first, then per institution: a second grouping instead of
+-- count(distinct) (the same numbers, a fraction of the work on millions of rows).
+by_child as (
+
+    select
+        period,
+        institution_id,
+        child_pseudonym,
+        count(*) as enrollment_rows,
+        count(*) filter (where class_type = '乳儿班') as infant_class_rows,
+        count(*) filter (where class_type = '托小班') as younger_toddler_class_rows,
+        count(*) filter (where class_type = '托大班') as older_toddler_class_rows
+    from enrollment
+    group by period, institution_id, child_pseudonym
+
+),
+
+by_institution as (
+
+    select
+        period,
+        institution_id,
+        cast(sum(enrollment_rows) as bigint) as enrollment_rows,
+        count(child_pseudonym) as children,
+        cast(sum(infant_class_rows) as bigint) as infant_class_rows,
+        cast(sum(younger_toddler_class_rows) as bigint) as younger_toddler_class_rows,
+        cast(sum(older_toddler_class_rows) as bigint) as older_toddler_class_rows
+    from by_child
+    group by period, institution_id
+
+),
+
 counted as (
 
     select
         operating.period,
         operating.institution_id,
         operating.area_code,
-        count(enrollment.institution_id) as enrollment_rows,
-        count(distinct enrollment.child_pseudonym) as children,
-        count(*) filter (where enrollment.class_type = '乳儿班') as infant_class_rows,
-        count(*) filter (where enrollment.class_type = '托小班') as younger_toddler_class_rows,
-        count(*) filter (where enrollment.class_type = '托大班') as older_toddler_class_rows
+        coalesce(by_institution.enrollment_rows, 0) as enrollment_rows,
+        coalesce(by_institution.children, 0) as children,
+        coalesce(by_institution.infant_class_rows, 0) as infant_class_rows,
+        coalesce(by_institution.younger_toddler_class_rows, 0) as younger_toddler_class_rows,
+        coalesce(by_institution.older_toddler_class_rows, 0) as older_toddler_class_rows
     from operating
     inner join calendar
         on calendar.period = operating.period
-    left join enrollment
-        on enrollment.period = operating.period
-        and enrollment.institution_id = operating.institution_id
-    group by operating.period, operating.institution_id, operating.area_code
+    left join by_institution
+        on by_institution.period = operating.period
+        and by_institution.institution_id = operating.institution_id
 
 ),
 
