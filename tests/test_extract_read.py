@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.extracts.read import FileRejected, read_extract
+from pipeline.extracts.read import FileRejected, excel_general, read_extract
 from tests.extract_fixtures import (ENROLLMENT_HEADER, INSTITUTION_HEADER, child_row, institution_row,
                                     write_csv, write_xlsx)
 
@@ -81,6 +81,48 @@ def test_xlsx_with_title_row_and_typed_cells(tmp_path):
     assert table.rows["registration_date"].to_list() == ["45092"]
     assert table.rows["places"].to_list() == ["120"]
     assert table.rows["source_row"].to_list() == [4]
+
+
+def test_id_numbers_in_numeric_cells_read_as_excel_shows_them(tmp_path):
+    good = child_row()                         # row 2: the id as text, as it should be
+    numeric = child_row()
+    numeric[3] = int(numeric[3])               # row 3: the same id typed into a numeric cell
+    small = child_row()
+    small[3] = 12                              # row 4: a small number in the id cell
+    text_digits = child_row()                  # row 5: an all-digit id as text stays as it is
+    text_digits[3] = "370781202203150080"
+    path = write_xlsx(tmp_path / "在托幼儿_2023-06.xlsx", ENROLLMENT_HEADER, [good, numeric, small, text_digits])
+    table = read_extract(path, "enrollment", "xlsx", path.name)
+    # The float keeps ~16 digits: read as text it would be 370781202203150080 (18 digits,
+    # possibly with a valid check digit); Excel shows it as 3.70781E+17, which the
+    # scientific-notation rule rejects with the message that says what happened.
+    assert table.rows["child_id_number"].to_list() == [good[3], "3.70781E+17", "12", "370781202203150080"]
+    assert table.rows["source_row"].to_list() == [2, 3, 4, 5]
+
+
+def test_xlsx_rows_count_from_row_1_even_when_the_first_rows_are_empty(tmp_path):
+    import xlsxwriter
+
+    path = tmp_path / "在托幼儿_2023-06.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    sheet = workbook.add_worksheet()
+    sheet.write_row(2, 1, ENROLLMENT_HEADER)   # rows 1-2 and column A empty: header at B3
+    row = child_row()
+    sheet.write_row(3, 1, row[:3])
+    sheet.write_number(3, 4, int(row[3]))      # B4..: the id (column E) in a numeric cell
+    sheet.write_row(3, 5, row[4:])
+    workbook.close()
+    table = read_extract(path, "enrollment", "xlsx", path.name)
+    assert table.header_row == 3
+    assert table.rows["source_row"].to_list() == [4]
+    assert table.rows["child_id_number"].to_list() == ["3.70781E+17"]
+
+
+@pytest.mark.parametrize("value, shown", [(370781202203150131, "3.70781E+17"), (3.7e17, "3.7E+17"),
+                                          (12, "12"), (30.5, "30.5"), (99999999999, "99999999999"),
+                                          (123456789012, "1.23457E+11")])
+def test_excel_general_format(value, shown):
+    assert excel_general(float(value)) == shown
 
 
 def test_corrupt_xlsx_is_rejected(tmp_path):

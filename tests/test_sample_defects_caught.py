@@ -73,11 +73,9 @@ RULE_IDS: dict[str, set[str]] = {
     "enrollment.child_id_number.missing": {"ENR-CHILD-ID-MISSING"},
     "enrollment.child_id_number.format": {"ENR-CHILD-ID-FORMAT"},
     "enrollment.child_id_number.check_digit": {"ENR-CHILD-ID-CHECK"},
-    # In a CSV the number arrives as Excel displayed it ("3.70781E+17"): -SCIENTIFIC. In an
-    # XLSX it is a numeric cell, which fastexcel hands over as its 18 digits
-    # ("370781202103151000"), no longer recognisable as scientific notation: the lost
-    # digits then fail the check digit (the sample makes sure they do), -CHECK.
-    "enrollment.child_id_number.scientific": {"ENR-CHILD-ID-SCIENTIFIC", "ENR-CHILD-ID-CHECK"},
+    # In a CSV the number arrives as Excel displayed it ("3.70781E+17"); in an XLSX it is a
+    # numeric cell, which the reader turns into the same displayed form: -SCIENTIFIC both.
+    "enrollment.child_id_number.scientific": {"ENR-CHILD-ID-SCIENTIFIC"},
     "enrollment.child_id_number.same_child_twice": {"ENR-CHILD-REPEAT"},
     "enrollment.birth_date.missing": {"ENR-BIRTH-DATE"},
     "enrollment.birth_date.unparseable": {"ENR-BIRTH-DATE"},
@@ -100,7 +98,7 @@ RULE_IDS: dict[str, set[str]] = {
     "staffing.staff_id_number.format": {"STF-STAFF-ID-FORMAT"},
     "staffing.staff_id_number.check_digit": {"STF-STAFF-ID-CHECK"},
     # As for children: -SCIENTIFIC from a CSV, -CHECK from a numeric XLSX cell.
-    "staffing.staff_id_number.scientific": {"STF-STAFF-ID-SCIENTIFIC", "STF-STAFF-ID-CHECK"},
+    "staffing.staff_id_number.scientific": {"STF-STAFF-ID-SCIENTIFIC"},
     "staffing.role.invalid": {"STF-ROLE"},
     "staffing.certificate.invalid": {"STF-CERTIFICATE"},
     "staffing.pre_service_training.unparseable": {"STF-TRAINING"},

@@ -285,13 +285,59 @@ def _check_zip(path: Path, filename: str) -> None:
         raise _not_a_workbook(filename) from None
 
 
+# Excel's "General" format shows a number of more than 11 digits as 3.70781E+17.
+EXCEL_GENERAL_DIGITS = 11
+
+
+def excel_general(value: float) -> str:
+    """The text Excel shows for a number in a "General" cell: `3.70781E+17` for an id number
+    typed into a numeric cell (its last digits already lost), `12` or `30.5` for a small one."""
+    if abs(value) < 10**EXCEL_GENERAL_DIGITS:
+        return str(int(value)) if value.is_integer() else f"{value:.10g}"
+    mantissa, exponent = f"{value:.5E}".split("E")
+    return f"{mantissa.rstrip('0').rstrip('.')}E{exponent}"
+
+
+def _numbers_as_excel_shows_them(reader, frame: pl.DataFrame, index: int) -> pl.DataFrame:
+    """An id number typed into a numeric cell is an Excel casualty (EXTRACTS.md §2.2): the
+    cell holds a float whose last digits are gone, and read as text it would look like an
+    18-digit number (`370781202203150080`) that can even pass the check digit. Such cells
+    are given the text Excel shows for them (`3.70781E+17`), so that the scientific-notation
+    rule rejects the row with the message that tells the clerk what happened.
+
+    The string load cannot tell a numeric cell from a text cell of digits, so the id column
+    is loaded once more, as booleans: a number (or a TRUE/FALSE) converts, text does not."""
+    name = frame.columns[index]  # by name: fastexcel's column indices count from column A
+    column = reader.load_sheet(0, header_row=None, skip_rows=0, use_columns=[name], dtypes={name: "boolean"})
+    converted, _errors = column.to_arrow_with_errors()  # text cells are errors: not numbers
+    numeric = pl.Series(converted.column(0)).is_not_null()
+    if numeric.len() != frame.height:  # both loads start at row 1: cannot happen
+        raise RuntimeError(f"id column of {numeric.len()} rows beside a sheet of {frame.height}")
+    if not numeric.any():
+        return frame
+    cells = frame.get_column(name).clone()
+    shown = [excel_general(float(text)) if _is_float(text) else text for text in cells.filter(numeric).to_list()]
+    cells.scatter(numeric.arg_true(), pl.Series(shown, dtype=pl.String))
+    return frame.with_columns(cells.alias(name))
+
+
+def _is_float(text: str | None) -> bool:
+    try:
+        float(text)  # a TRUE/FALSE cell reads as "true"/"false": left as it is
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
 def read_xlsx(path: Path, kind: str, filename: str) -> RawTable:
     import fastexcel
 
     _check_zip(path, filename)
     try:
         reader = fastexcel.read_excel(path)
-        sheet = reader.load_sheet(0, header_row=None, dtypes="string")
+        # skip_rows=0: from row 1 even when the first rows are empty, so that row numbers
+        # are the ones the clerk sees in Excel.
+        sheet = reader.load_sheet(0, header_row=None, skip_rows=0, dtypes="string")
         frame = sheet.to_polars()
     except Exception as exc:  # fastexcel raises its own error types for corrupt sheets
         raise FileRejected(
@@ -300,6 +346,9 @@ def read_xlsx(path: Path, kind: str, filename: str) -> RawTable:
         ) from None
     head = [list(r) for r in frame.head(HEADER_SEARCH_ROWS).iter_rows()]
     index, mapping, extras = _find_header(head, kind, filename)
+    for i, col in mapping.items():
+        if col.type == "id" and i < frame.width:
+            frame = _numbers_as_excel_shows_them(reader, frame, i)
     data = frame.slice(index + 1)
     rows = _finish(data, mapping, kind, first_data_row=index + 2)
     # fastexcel writes date cells as `2023-06-15 00:00:00`: keep the date part only.

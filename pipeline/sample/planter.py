@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.sample.calendar import month_end
-from pipeline.sample.codes import ID_CHECK, credit_code, id_check_char
+from pipeline.sample.codes import ID_CHECK, credit_code
 from pipeline.sample.forms import FileForm, date_text, flag_text, int_text, month_text
 from pipeline.sample.institution_names import BRANDS, area_short
 from pipeline.sample.people import Month
@@ -121,12 +121,7 @@ class Planter:
         ids = self.sheet.typed[column].to_numpy().astype(str)
         ok = None
         if case == "scientific":
-            # Digits only, and such that the 15 digits Excel keeps, padded with zeros, do
-            # not form a valid id by chance: a reader that turns the number back into
-            # "370781202103151000" still finds a wrong check digit.
-            ok = np.zeros(len(ids), dtype=bool)
-            for i in np.flatnonzero(~self.used):
-                ok[i] = ids[i].isdigit() and id_check_char(ids[i][:15] + "00") != "0"
+            ok = np.char.isdigit(ids) & ~self.used  # an id ending in X cannot be typed as a number
         row = self.pick(ok)
         if row is None:
             return False
