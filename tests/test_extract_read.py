@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.extracts.read import FileRejected, excel_general, read_extract
+from pipeline.extracts.read import FileRejected, excel_general, may_hold_large_numbers, read_extract
 from tests.extract_fixtures import (ENROLLMENT_HEADER, INSTITUTION_HEADER, child_row, institution_row,
                                     write_csv, write_xlsx)
 
@@ -123,6 +123,20 @@ def test_xlsx_rows_count_from_row_1_even_when_the_first_rows_are_empty(tmp_path)
                                           (123456789012, "1.23457E+11")])
 def test_excel_general_format(value, shown):
     assert excel_general(float(value)) == shown
+
+
+@pytest.mark.parametrize("xml, large", [
+    (b'<c r="D2" s="1"><v>3.7078120220315E+17</v></c>', True),      # as Excel writes it
+    (b'<c r="D2"><v>3.707812022031501e17</v></c>', True),            # lower case, no sign
+    (b'<c r="D2"><v>370781202203150000</v></c>', True),              # all digits
+    (b'<c r="D2"><v>-123456789012</v></c>', True),                   # 12 digits, signed
+    (b'<c r="D2"><v>.37078120220315E18</v></c>', True),              # no leading digit
+    (b'<c r="D2" t="s"><v>17</v></c><c r="E2"><v>45092</v></c>', False),  # string index, date serial
+    (b'<c r="D2"><v>99999999999</v></c>', False),                    # 11 digits: Excel shows them as they are
+    (b'<c r="D2" t="inlineStr"><is><t>370781202203150131</t></is></c>', False),  # text in line
+])
+def test_large_number_scan(xml, large):
+    assert may_hold_large_numbers(xml) is large
 
 
 def test_corrupt_xlsx_is_rejected(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import struct
 import unicodedata
 import zipfile
@@ -238,9 +239,22 @@ def _too_large(filename: str, size: int) -> FileRejected:
     )
 
 
-def _inflated_size(handle, info: zipfile.ZipInfo, limit: int) -> int:
+# A worksheet's cell value (`<v>…</v>`) that may be a number of 12 or more digits, the kind
+# Excel shows in scientific notation: one with an exponent, or with 12 digits in a row.
+# Shared-string cells hold a small index there; text in line is in `<is>`. Anything else
+# matched (a formula's text result with an "e") only costs the exact check below.
+_LARGE_NUMBER = re.compile(rb"<v>[^<]{0,40}?[eE]|<v>[-+]?\d{12}")
+_SCAN_OVERLAP = 64
+
+
+def may_hold_large_numbers(xml: bytes) -> bool:
+    return _LARGE_NUMBER.search(xml) is not None
+
+
+def _inflated_size(handle, info: zipfile.ZipInfo, limit: int, scan: list[bool] | None = None) -> int:
     """The bytes one member really inflates to, counted up to just past `limit` (nothing is
-    kept): the sizes a zip declares can lie, and the workbook reader trusts the stream."""
+    kept): the sizes a zip declares can lie, and the workbook reader trusts the stream.
+    With `scan`, the inflated bytes are also searched for large numbers (`scan[0]`)."""
     handle.seek(info.header_offset)
     local = handle.read(30)
     if len(local) < 30 or local[:4] != b"PK\x03\x04":
@@ -248,26 +262,39 @@ def _inflated_size(handle, info: zipfile.ZipInfo, limit: int) -> int:
     name_length, extra_length = struct.unpack("<HH", local[26:30])
     handle.seek(info.header_offset + 30 + name_length + extra_length)
     if info.compress_type == zipfile.ZIP_STORED:
+        if scan is not None:
+            scan[0] = scan[0] or may_hold_large_numbers(handle.read(info.compress_size))
         return info.compress_size
     if info.compress_type != zipfile.ZIP_DEFLATED:  # Excel and WPS write deflate only
         raise zipfile.BadZipFile(f"compression method {info.compress_type}")
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-    left, total = info.compress_size, 0
+    left, total, tail = info.compress_size, 0, b""
+
+    def inflate(data: bytes) -> int:
+        nonlocal tail
+        out = inflater.decompress(data, 1 << 20)
+        if scan is not None and not scan[0]:
+            scan[0] = may_hold_large_numbers(tail + out)
+            tail = out[-_SCAN_OVERLAP:]
+        return len(out)
+
     while left > 0 and not inflater.eof and total <= limit:
         chunk = handle.read(min(left, 1 << 16))
         if not chunk:
             break
         left -= len(chunk)
-        total += len(inflater.decompress(chunk, 1 << 20))
+        total += inflate(chunk)
         while inflater.unconsumed_tail and total <= limit:
-            total += len(inflater.decompress(inflater.unconsumed_tail, 1 << 20))
+            total += inflate(inflater.unconsumed_tail)
     return total
 
 
-def _check_zip(path: Path, filename: str) -> None:
+def _check_zip(path: Path, filename: str) -> bool:
     """Refuse a workbook that inflates beyond MAX_XLSX_UNCOMPRESSED: first by the sizes it
     declares (a plain zip bomb costs nothing to refuse), then by inflating each member
-    once, counting and keeping nothing (a crafted zip may declare less than it holds)."""
+    once, counting and keeping nothing (a crafted zip may declare less than it holds).
+    Returns whether a worksheet may hold a number of 12 or more digits (the same pass)."""
+    large = [False]
     try:
         with open(path, "rb") as handle, zipfile.ZipFile(handle) as z:
             infos = z.infolist()
@@ -275,7 +302,8 @@ def _check_zip(path: Path, filename: str) -> None:
             if declared > MAX_XLSX_UNCOMPRESSED:
                 raise _too_large(filename, declared)
             for info in infos:
-                if _inflated_size(handle, info, limit=info.file_size) > info.file_size:
+                scan = large if info.filename.startswith("xl/worksheets/") else None
+                if _inflated_size(handle, info, limit=info.file_size, scan=scan) > info.file_size:
                     raise FileRejected(
                         f"文件 {filename}：压缩内容的实际大小超过文件自身声明的大小（疑似恶意构造的文件），为安全起见未读取。"
                         "请用 Excel 重新保存后报送。",
@@ -283,6 +311,7 @@ def _check_zip(path: Path, filename: str) -> None:
                     )
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, struct.error):
         raise _not_a_workbook(filename) from None
+    return large[0]
 
 
 # Excel's "General" format shows a number of more than 11 digits as 3.70781E+17.
@@ -306,7 +335,9 @@ def _numbers_as_excel_shows_them(reader, frame: pl.DataFrame, index: int) -> pl.
     rule rejects the row with the message that tells the clerk what happened.
 
     The string load cannot tell a numeric cell from a text cell of digits, so the id column
-    is loaded once more, as booleans: a number (or a TRUE/FALSE) converts, text does not."""
+    is loaded once more, as booleans: a number (or a TRUE/FALSE) converts, text does not.
+    That second load is done only for a workbook whose worksheet XML may hold a number of
+    12 or more digits (`_check_zip`): a smaller number reads the same either way."""
     name = frame.columns[index]  # by name: fastexcel's column indices count from column A
     column = reader.load_sheet(0, header_row=None, skip_rows=0, use_columns=[name], dtypes={name: "boolean"})
     converted, _errors = column.to_arrow_with_errors()  # text cells are errors: not numbers
@@ -332,7 +363,7 @@ def _is_float(text: str | None) -> bool:
 def read_xlsx(path: Path, kind: str, filename: str) -> RawTable:
     import fastexcel
 
-    _check_zip(path, filename)
+    large_numbers = _check_zip(path, filename)
     try:
         reader = fastexcel.read_excel(path)
         # skip_rows=0: from row 1 even when the first rows are empty, so that row numbers
@@ -347,7 +378,7 @@ def read_xlsx(path: Path, kind: str, filename: str) -> RawTable:
     head = [list(r) for r in frame.head(HEADER_SEARCH_ROWS).iter_rows()]
     index, mapping, extras = _find_header(head, kind, filename)
     for i, col in mapping.items():
-        if col.type == "id" and i < frame.width:
+        if large_numbers and col.type == "id" and i < frame.width:
             frame = _numbers_as_excel_shows_them(reader, frame, i)
     data = frame.slice(index + 1)
     rows = _finish(data, mapping, kind, first_data_row=index + 2)

@@ -1,6 +1,6 @@
 """The batches that the suites validate: one view per kind over the months in scope.
 
-`validation.scope` holds the (kind, period) pairs being validated; it is filled with bound
+`validation.scope` holds the (kind, period) pairs being validated, with the month's last day; it is filled with bound
 parameters, so no value is ever pasted into SQL. `validation.<kind>_batch` is a fixed view:
 the non-duplicate staging rows of the loaded file versions (audit.current_files) of the
 months in scope, plus
@@ -51,7 +51,7 @@ def _view_sql(suite: Suite) -> str:
 create or replace view {SCHEMA}.{quote_ident(batch_name(suite.kind))} as
 select
     s.*,
-    last_day(strptime(s.period_file, '%Y-%m')) as month_end,
+    v.month_end,
     {row_values_sql(suite, 's')} as row_values
 from staging.{quote_ident(suite.kind)} as s
 join {SCOPE_TABLE} as v on v.kind = {kind} and v.period = s.period_file
@@ -62,7 +62,10 @@ where not s.is_duplicate"""
 def create_batch_views(con: duckdb.DuckDBPyConnection, suites: Iterable[Suite]) -> None:
     """Create the scope table and (re)define one batch view per suite."""
     con.execute(f"create schema if not exists {SCHEMA}")
-    con.execute(f"create table if not exists {SCOPE_TABLE} (kind varchar not null, period varchar not null)")
+    # Transient (emptied after every validation), so it is simply re-created: month_end is
+    # computed once per month here rather than once per row in every rule.
+    con.execute(f"create or replace table {SCOPE_TABLE} "
+                "(kind varchar not null, period varchar not null, month_end date not null)")
     for suite in suites:
         con.execute(_view_sql(suite))
 
@@ -70,9 +73,10 @@ def create_batch_views(con: duckdb.DuckDBPyConnection, suites: Iterable[Suite]) 
 def set_scope(con: duckdb.DuckDBPyConnection, kind: str, periods: Iterable[str]) -> None:
     """Make the batch of `kind` cover exactly `periods`."""
     con.execute(f"delete from {SCOPE_TABLE} where kind = ?", [kind])
-    rows = [[kind, period] for period in periods]
+    rows = [[kind, period, period] for period in periods]
     if rows:
-        con.executemany(f"insert into {SCOPE_TABLE} (kind, period) values (?, ?)", rows)
+        con.executemany(f"insert into {SCOPE_TABLE} (kind, period, month_end) "
+                        "values (?, ?, last_day(strptime(?, '%Y-%m')))", rows)
 
 
 def clear_scope(con: duckdb.DuckDBPyConnection) -> None:
