@@ -13,6 +13,7 @@ from pipeline.assets.reports import monthly_report, published_copy, report_by_mo
 from pipeline.assets.ingest import reference_tables, staged_extracts
 from pipeline.assets.validate import validated_extracts, validation_checks
 from pipeline.automation import build_schedule, build_sensor
+from pipeline.console_log import console
 from pipeline.resources import TuoyuResource
 
 # The whole pipeline, ingest to reports: run by `tuoyu run`, the monthly schedule and the
@@ -39,4 +40,5 @@ defs = dg.Definitions(
     schedules=[build_schedule(pipeline_job)],
     sensors=[build_sensor(pipeline_job)],
     resources={"tuoyu": TuoyuResource()},
+    loggers={"console": console},
 )

@@ -3,6 +3,10 @@ and then say in Chinese which file and what to do."""
 
 from __future__ import annotations
 
+import logging
+from types import SimpleNamespace
+
+from pipeline.console_log import explained_by_summary
 from pipeline.runner import run_pipeline
 from pipeline.settings import Settings
 from tests.conftest import CONFORMANCE
@@ -15,7 +19,7 @@ def _settings(tmp_path):
                     pseudonym_key=None, demo=True)
 
 
-def test_mostly_rejected_file_blocks_with_a_chinese_message(tmp_path):
+def test_mostly_rejected_file_blocks_with_a_chinese_message(tmp_path, capfd):
     write_csv(tmp_path / "inbox" / "托育机构_2023-06.csv", INSTITUTION_HEADER, [
         institution_row(area="379902001"),
         institution_row(iid="JG02", area="999"),   # planted: unknown area code (R)
@@ -25,6 +29,9 @@ def test_mostly_rejected_file_blocks_with_a_chinese_message(tmp_path):
     assert not outcome.success
     assert "托育机构_2023-06.csv" in outcome.text() and "不可信" in outcome.text()
     assert not (tmp_path / "reports" / "2023-06").exists()
+    # The console shows the summary's message, not Dagster's stack trace of the check.
+    err = capfd.readouterr().err
+    assert "Stack Trace" not in err and "DagsterAssetCheckFailedError" not in err and "Not executing" not in err
 
 
 def test_enrollment_without_its_institutions_file_does_not_block(tmp_path):
@@ -35,3 +42,18 @@ def test_enrollment_without_its_institutions_file_does_not_block(tmp_path):
     outcome = run_pipeline(_settings(tmp_path), wait_seconds=0)
     assert outcome.success, outcome.text()
     assert (tmp_path / "reports" / "2023-06" / "report_2023-06.pdf").exists()
+
+
+def _record(message: str, error_class: str | None = None) -> logging.LogRecord:
+    record = logging.LogRecord("dagster", logging.ERROR, __file__, 1, message, None, None)
+    if error_class is not None:
+        error = SimpleNamespace(cls_name=error_class)
+        record.dagster_meta = {"dagster_event": SimpleNamespace(event_specific_data=SimpleNamespace(error=error))}
+    return record
+
+
+def test_console_keeps_real_failures_and_drops_what_the_summary_explains():
+    assert explained_by_summary(_record("STEP_FAILURE", "DagsterAssetCheckFailedError"))
+    assert explained_by_summary(_record("Dependencies for step marts failed: ['x']. Not executing."))
+    assert not explained_by_summary(_record("STEP_FAILURE", "ZeroDivisionError"))  # a real failure
+    assert not explained_by_summary(_record("file rejected: 托育机构_2023-06.csv"))
