@@ -1,12 +1,12 @@
-"""Dagster's console log for runs of the pipeline, without the noise a blocked run makes.
+"""Dagster's console log for runs of the pipeline, without lines the run summary explains.
 
-When a blocking check stops a run (a file that cannot be trusted), the run's summary says
-so in Chinese, naming the file and what to do (runner.py). Dagster's own console logger
-would print, before it, the check's failure as an English stack trace and one "Not
-executing" line per skipped step: to a clerk that reads like a crash. This logger is
-Dagster's colored console logger with those records left out; every other record, a real
-step failure with its stack trace included, is printed as before, and the run's event log
-(`dagster dev`) keeps everything.
+When a step fails, the run's summary names it with its root message (runner.py). Dagster's
+console logger would also print one English "Not executing" line per step skipped after
+it, and, for a failed blocking asset check, the check's stack trace: noise to a clerk, who
+reads it as more crashes. This logger is Dagster's colored console logger without those
+records; every other record, a real step failure with its stack trace included, is
+printed as before, and the run's event log (`dagster dev`) keeps everything. (The
+pipeline's own file-trust checks do not block: docs/decisions.md.)
 """
 
 from __future__ import annotations

@@ -281,6 +281,10 @@ def _summary(settings: Settings, started: datetime, result) -> list[str]:
     if unrecognised:
         lines.append("文件名无法识别、未读取的文件 Files not read (name not recognised):")
         lines += [f"  {path}" for path in unrecognised]
+    warnings = [e.description for e in result.get_asset_check_evaluations() if not e.passed and e.description]
+    if warnings:
+        lines.append("需要注意 Warnings:")
+        lines += [f"  {text}" for text in warnings]
 
     report = _metadata(result, ("reports", "monthly_report"))
     pdf = report.get("pdf")

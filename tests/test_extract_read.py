@@ -139,6 +139,62 @@ def test_large_number_scan(xml, large):
     assert may_hold_large_numbers(xml) is large
 
 
+def _csv_bytes(lines: list[list[str]], end: str, encoding: str = "utf-8") -> bytes:
+    return end.join(",".join(cells) for cells in lines).encode(encoding) + end.encode(encoding)
+
+
+@pytest.mark.parametrize("end", ["\r", "\r\n", "\n"])
+def test_every_line_end_reads_every_row(tmp_path, end):
+    # "\r" alone: an old Mac export, which the CSV reader would take as one single line
+    path = tmp_path / "托育机构_2023-06.csv"
+    path.write_bytes(_csv_bytes([INSTITUTION_HEADER, institution_row(), institution_row(iid="JG02")], end))
+    table = read_extract(path, "institutions", "csv", path.name)
+    assert table.rows["institution_id"].to_list() == ["JG01", "JG02"]
+    assert table.rows["operating_status"].to_list() == ["正常运营", "正常运营"]  # no CR left in a cell
+    assert table.rows["source_row"].to_list() == [2, 3]
+
+
+def test_a_form_feed_in_the_title_row_costs_no_data_row(tmp_path):
+    # str.splitlines() splits at \x0c and U+2028; the CSV reader does not
+    path = tmp_path / "托育机构_2023-06.csv"
+    title = ["青州市托育机构\x0c信息表\u2028（2023年6月）"]
+    path.write_bytes(_csv_bytes([title, INSTITUTION_HEADER, institution_row(), institution_row(iid="JG02")], "\n"))
+    table = read_extract(path, "institutions", "csv", path.name)
+    assert table.header_row == 2
+    assert table.rows["institution_id"].to_list() == ["JG01", "JG02"]
+    assert table.rows["source_row"].to_list() == [3, 4]
+
+
+def test_gb18030_with_its_byte_order_mark(tmp_path):
+    path = tmp_path / "托育机构_2023-06.csv"
+    path.write_bytes("\ufeff".encode("gb18030") + _csv_bytes([INSTITUTION_HEADER, institution_row()], "\r\n", "gb18030"))
+    table = read_extract(path, "institutions", "csv", path.name)
+    assert table.encoding == "gb18030"
+    assert table.rows["period"].to_list() == ["2023-06"]
+
+
+def test_xlsx_date_cells_with_a_time_and_month_cells_as_dates(tmp_path):
+    import datetime as dt
+
+    import xlsxwriter
+
+    path = tmp_path / "托育机构_2023-06.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    sheet = workbook.add_worksheet()
+    as_date = workbook.add_format({"num_format": "yyyy-mm"})
+    sheet.write_row(0, 0, INSTITUTION_HEADER)
+    row = institution_row()
+    sheet.write_row(1, 0, row)
+    sheet.write_datetime(1, 0, dt.datetime(2023, 6, 1), as_date)          # 统计月份 typed as 2023-06: a date cell
+    sheet.write_datetime(1, 9, dt.datetime(2022, 1, 10, 8, 30), as_date)  # 登记日期 with a time of day
+    sheet.write_row(2, 0, institution_row(iid="JG02"))
+    sheet.write_datetime(2, 0, dt.datetime(2023, 6, 15), as_date)         # a day that is not the 1st: not a month
+    workbook.close()
+    table = read_extract(path, "institutions", "xlsx", path.name)
+    assert table.rows["period"].to_list() == ["2023-06", "2023-06-15"]
+    assert table.rows["registration_date"].to_list() == ["2022-01-10", "2022-01-10"]
+
+
 def test_corrupt_xlsx_is_rejected(tmp_path):
     path = tmp_path / "托育机构_2023-06.xlsx"
     path.write_bytes(b"this is not a zip file")

@@ -72,6 +72,7 @@ def test_flags(cell, expected):
     ("120", 120), ("1,200", 1200), ("120.0", 120), ("120.00", 120), ("1,200.0", 1200),
     ("-5", -5),               # parsed, so that the rule can say "negative" rather than "not a number"
     ("120.5", None), ("12,00", None), ("1 200", None), ("abc", None), (None, None),
+    ("+5", None), ("-0", None),  # a plus sign and a negative zero are not "digits": not an integer
 ])
 def test_integers(cell, expected):
     assert _apply(values.parse_int, [cell]) == [expected]

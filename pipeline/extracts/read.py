@@ -115,7 +115,7 @@ def decode_csv(data: bytes, filename: str) -> tuple[str, str]:
     except UnicodeDecodeError:
         pass
     try:
-        return data.decode("gb18030"), "gb18030"
+        return data.decode("gb18030").removeprefix("\ufeff"), "gb18030"  # GB18030's own BOM
     except UnicodeDecodeError:
         raise FileRejected(
             f"文件 {filename}：编码无法识别，既不是 UTF-8 也不是 GBK/GB18030。请另存为 UTF-8 或 GBK 编码的 CSV 后重新报送。",
@@ -146,14 +146,29 @@ def _finish(frame: pl.DataFrame, mapping: dict[int, Column], kind: str, first_da
     return out.select(ordered)
 
 
+def _lines(text: str) -> list[str]:
+    """Lines as the CSV reader counts them: ended by LF (or CR LF) only. `str.splitlines`
+    would also split at a form feed or U+2028 inside a cell, and the header row found
+    would not be the row the reader skips to."""
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+
+
 def _first_lines(text: str, n: int) -> list[str]:
-    """`text.splitlines()[:n]` without splitting the whole (possibly huge) file."""
+    """`_lines(text)[:n]` without splitting the whole (possibly huge) file."""
     size = 1 << 16
     while True:
-        lines = text[:size].splitlines()
+        lines = _lines(text[:size])
         if len(lines) > n or size >= len(text):
             return lines[:n]  # with a line after them, the first n lines are whole
         size *= 4
+
+
+def _unix_line_ends(text: str) -> str:
+    """A file saved with old Mac line ends (CR alone) is read as one line by the CSV reader,
+    and would load as a month without rows: make every lone CR a line end."""
+    if text.count("\r") == text.count("\r\n"):  # none, or all in CR LF pairs: nothing to do
+        return text
+    return re.sub(r"\r(?!\n)", "\n", text)
 
 
 def _head_rows(text: str) -> list[list[str]]:
@@ -186,6 +201,7 @@ def _check_size(path: Path, filename: str) -> None:
 def read_csv(path: Path, kind: str, filename: str) -> RawTable:
     _check_size(path, filename)
     text, encoding = decode_csv(path.read_bytes(), filename)
+    text = _unix_line_ends(text)
     head = _head_rows(text)
     index, mapping, extras = _find_header(head, kind, filename)
     width = max(mapping) + 1
@@ -213,7 +229,7 @@ def _unreadable_csv(text: str, filename: str) -> FileRejected:
     """Why a CSV whose header was found cannot be read: almost always a quote (") opened in
     a cell and never closed, which swallows every line after it."""
     opened_at = None
-    for line_number, line in enumerate(text.splitlines(), start=1):
+    for line_number, line in enumerate(_lines(text), start=1):
         if line.count('"') % 2:
             opened_at = line_number if opened_at is None else None
     where = f"第 {opened_at} 行" if opened_at else "某一行"
@@ -382,9 +398,14 @@ def read_xlsx(path: Path, kind: str, filename: str) -> RawTable:
             frame = _numbers_as_excel_shows_them(reader, frame, i)
     data = frame.slice(index + 1)
     rows = _finish(data, mapping, kind, first_data_row=index + 2)
-    # fastexcel writes date cells as `2023-06-15 00:00:00`: keep the date part only.
+    # fastexcel writes a date cell as `2023-06-15 00:00:00` (with the time of day when it has
+    # one): keep the date, as for an Excel serial with a fraction (docs/decisions.md). In the
+    # 统计月份 column, Excel turns a typed `2023-06` or `2023年6月` into a date cell of the
+    # month's first day: that is the month.
     rows = rows.with_columns(
-        pl.col(c).str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "$1")
+        pl.col("period").str.replace(r"^(\d{4}-\d{2})-01 00:00:00$", "$1")
+    ).with_columns(
+        pl.col(c).str.replace(r"^(\d{4}-\d{2}-\d{2}) \d{2}:\d{2}:\d{2}(\.\d+)?$", "$1")
         for c in rows.columns if c != "source_row"
     )
     return RawTable(rows, "xlsx", extras, index + 1)

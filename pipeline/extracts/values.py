@@ -74,7 +74,9 @@ def parse_flag(col: pl.Expr) -> pl.Expr:
 
 def parse_int(col: pl.Expr) -> pl.Expr:
     """Digits with optional thousands separators and an optional all-zero fraction
-    (`1,200`, `120.0`); a sign is allowed so that a negative count is recognised as one."""
-    valid = col.str.contains(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.0+)?$")
+    (`1,200`, `120.0`). A minus sign is parsed so that a negative count is recognised as
+    one (and rejected as negative); `+5` and `-0` are not digits: not an integer."""
+    valid = col.str.contains(r"^-?(\d{1,3}(,\d{3})+|\d+)(\.0+)?$")
     digits = col.str.replace_all(",", "", literal=True).str.replace(r"\.0+$", "")
-    return pl.when(valid).then(digits.cast(pl.Int64, strict=False)).otherwise(None)
+    value = digits.cast(pl.Int64, strict=False)
+    return pl.when(valid & ~(col.str.starts_with("-") & (value == 0))).then(value).otherwise(None)
