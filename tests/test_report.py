@@ -184,6 +184,23 @@ def test_summary_agrees_with_the_statuses(warehouse, county_rows):
     assert "托育机构备案率由“" in summary.sentences[3]
 
 
+def test_summary_warns_when_most_rows_of_a_file_were_rejected(warehouse):
+    import dataclasses
+
+    from pipeline.report.data import load_report_data
+    from pipeline.report.summary import write_summary
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        data = load_report_data(con, PERIOD)
+    assert "过半数据行未通过校验" not in "".join(write_summary(data).sentences)
+    row = {"period": PERIOD, "kind": "enrollment", "status": "loaded", "rows_read": 10, "rows_rejected": 6}
+    half = {**row, "kind": "staffing", "rows_rejected": 5}  # exactly half: not "more than half"
+    summary = write_summary(dataclasses.replace(data, quality=[*data.quality, row, half]))
+    assert 3 <= len(summary.sentences) <= 5
+    last = summary.sentences[-1]
+    assert "在托幼儿报表过半数据行未通过校验" in last and "从业人员" not in last
+
+
 # --- determinism, files -------------------------------------------------------
 
 def test_same_warehouse_gives_identical_bytes(rendered, warehouse, tmp_path):
