@@ -18,6 +18,7 @@ from typing import Any
 
 import duckdb
 
+from pipeline import incremental as months
 from pipeline import sqlmodels
 
 CATALOG_PATH = Path(__file__).resolve().parent / "catalog.csv"
@@ -67,23 +68,46 @@ def marts_models(names: Iterable[str] | None = None, sql_dir: Path = sqlmodels.S
 
 
 def build_model(con: duckdb.DuckDBPyConnection, name: str, catalog_path: Path = CATALOG_PATH) -> int:
-    """Build one marts model (one Dagster asset); return its row count."""
+    """Build one marts model (one Dagster asset), for every month; return its row count."""
     model = sqlmodels.load_model(sqlmodels.SQL_DIR / "marts" / f"{name}.sql")
+    if model.incremental_by:
+        months.set_build_periods(con, None)
     sqlmodels.run_model(con, model, model_params(catalog_path))
     return _row_count(con, model)
 
 
 def build_marts(con: duckdb.DuckDBPyConnection, models: Iterable[str] | None = None,
-                catalog_path: Path = CATALOG_PATH) -> dict[str, int]:
+                catalog_path: Path = CATALOG_PATH, incremental: bool = False) -> dict[str, int]:
     """Build the models of sql/marts in dependency order; return row counts by table.
 
     `models` names the models to build (e.g. `MODELS`, the indicator models alone);
     by default every model of sql/marts is built. Views are counted like tables.
+    `incremental` (a build of every model): the per-month models rebuild only the months
+    whose inputs changed since the last build (pipeline/incremental.py); the others are
+    rebuilt whole, as they are small.
     """
+    selected = marts_models(models)
+    whole = models is None
+    last = months.stored(con) if incremental and whole else None
+    if whole:
+        months.forget(con)
+    plan: months.Plan | None = None
     counts: dict[str, int] = {}
-    for model in marts_models(models):
-        sqlmodels.run_model(con, model, model_params(catalog_path))
+    started = False
+    for model in selected:
+        replace_only = None
+        if model.incremental_by:
+            if not started:  # month_calendar is built by now: it comes first
+                started = True
+                if whole:
+                    plan = months.plan(con, selected, catalog_path, last)
+                months.set_build_periods(con, None if plan is None or plan.full else plan.periods)
+            if plan is not None and not plan.full:
+                replace_only = f"select period from {months.BUILD_PERIODS}"
+        sqlmodels.run_model(con, model, model_params(catalog_path), replace_only)
         counts[model.table] = _row_count(con, model)
+    if whole and plan is not None:
+        months.remember(con, plan.fingerprints)
     return counts
 
 

@@ -5,6 +5,7 @@ Its header comments declare how it is materialised and what it depends on:
 
     -- grain: one row per institution per month
     -- materialized: table            (or: view)
+    -- incremental_by: period         (optional: see run_model)
     -- depends_on: core.institutions, reference.areas
 
 `sql/<schema>/<name>.sql` builds `<schema>.<name>`. Values enter as named parameters
@@ -22,7 +23,7 @@ import duckdb
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
-_HEADER = re.compile(r"^--\s*(materialized|depends_on|grain)\s*:\s*(.+?)\s*$", re.MULTILINE)
+_HEADER = re.compile(r"^--\s*(materialized|depends_on|grain|incremental_by)\s*:\s*(.+?)\s*$", re.MULTILINE)
 
 
 def quote_ident(name: str) -> str:
@@ -39,6 +40,7 @@ class SqlModel:
     materialized: str
     depends_on: tuple[str, ...]
     grain: str
+    incremental_by: str | None = None  # a column: the model can be rebuilt for some of its values
 
     @property
     def table(self) -> str:
@@ -64,6 +66,7 @@ def load_model(path: Path) -> SqlModel:
         materialized=materialized,
         depends_on=depends,
         grain=headers.get("grain", ""),
+        incremental_by=headers.get("incremental_by"),
     )
 
 
@@ -88,8 +91,15 @@ def load_models(schema: str, sql_dir: Path = SQL_DIR) -> list[SqlModel]:
     return ordered
 
 
-def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any] | None = None) -> int | None:
-    """Build one model; return its row count when it is a table."""
+def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any] | None = None,
+              replace_only: str | None = None) -> int | None:
+    """Build one model; return its row count when it is a table.
+
+    `replace_only` (for a model with `incremental_by`, whose table exists): the SQL of a
+    query returning the values of that column to rebuild. The table's rows with those
+    values are replaced by the model's rows for them, in one transaction; its other rows
+    stay. The model's own SQL restricts itself to them (pipeline/indicators.py); the
+    outer filter only makes sure."""
     con.execute(f"create schema if not exists {quote_ident(model.schema)}")
     kind = "view" if model.materialized == "view" else "table"
     other = "table" if kind == "view" else "view"
@@ -106,7 +116,21 @@ def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str,
             raise ValueError(f"{model.path}: a view cannot take parameters")
         con.execute(f"create or replace view {model.qualified} as\n{model.sql}")
         return None
-    con.execute(f"create or replace table {model.qualified} as\n{model.sql}", used or None)
+    if replace_only is not None and exists:
+        if not model.incremental_by:
+            raise ValueError(f"{model.path}: not incremental (no incremental_by header)")
+        column = quote_ident(model.incremental_by)
+        con.execute("begin transaction")
+        try:
+            con.execute(f"delete from {model.qualified} where {column} in ({replace_only})")
+            con.execute(f"insert into {model.qualified} select * from (\n{model.sql}\n) "
+                        f"where {column} in ({replace_only})", used or None)
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    else:
+        con.execute(f"create or replace table {model.qualified} as\n{model.sql}", used or None)
     return con.execute(f"select count(*) from {model.qualified}").fetchone()[0]
 
 

@@ -33,7 +33,7 @@ def marts(context: dg.AssetExecutionContext, tuoyu: TuoyuResource):
     from pipeline.indicators import build_marts
 
     with tuoyu.connection() as con:
-        counts = build_marts(con)
+        counts = build_marts(con, incremental=True)  # per-month tables: only the months that changed
     for table, rows in counts.items():
         if table in _NOT_HERE:
             continue

@@ -1,5 +1,6 @@
 -- grain: one row per month per area (the county and each 镇街 of reference.areas)
 -- materialized: table
+-- incremental_by: period
 -- depends_on: marts.month_calendar, marts.population_by_month, marts.operating_institutions, marts.institution_enrollment, marts.institution_staffing, core.enrollment, reference.areas
 --
 -- The counts behind every indicator, before they become values. A 镇街's counts come
@@ -13,6 +14,8 @@ with calendar as (
 
     select period, month_end, has_institutions, has_enrollment, has_staffing
     from marts.month_calendar
+    where (getvariable('tuoyu_build_periods') is null  -- the months being (re)built: all,
+           or list_contains(getvariable('tuoyu_build_periods'), period))  -- or those pipeline/incremental.py names
 
 ),
 
@@ -68,6 +71,7 @@ operating as (
         cctv_full_coverage,
         fire_safety_passed
     from marts.operating_institutions
+    where (getvariable('tuoyu_build_periods') is null or list_contains(getvariable('tuoyu_build_periods'), period))
 
 ),
 
@@ -132,6 +136,7 @@ enrolled_children as (
     inner join calendar
         on calendar.period = enrollment.period
     where calendar.has_enrollment
+      and (getvariable('tuoyu_build_periods') is null or list_contains(getvariable('tuoyu_build_periods'), enrollment.period))
 
 ),
 
@@ -197,6 +202,7 @@ enrollment_counts as (
     from marts.institution_enrollment as institution_enrollment
     inner join reported_under
         on reported_under.area_code = institution_enrollment.area_code
+    where (getvariable('tuoyu_build_periods') is null or list_contains(getvariable('tuoyu_build_periods'), institution_enrollment.period))
     group by institution_enrollment.period, reported_under.report_area_code
 
 ),
@@ -214,6 +220,7 @@ staff_counts as (
     from marts.institution_staffing as institution_staffing
     inner join reported_under
         on reported_under.area_code = institution_staffing.area_code
+    where (getvariable('tuoyu_build_periods') is null or list_contains(getvariable('tuoyu_build_periods'), institution_staffing.period))
     group by institution_staffing.period, reported_under.report_area_code
 
 ),
@@ -236,6 +243,7 @@ ratio_counts as (
     inner join reported_under
         on reported_under.area_code = institution_enrollment.area_code
     where institution_enrollment.enrollment_rows > 0
+      and (getvariable('tuoyu_build_periods') is null or list_contains(getvariable('tuoyu_build_periods'), institution_enrollment.period))
     group by institution_enrollment.period, reported_under.report_area_code
 
 ),

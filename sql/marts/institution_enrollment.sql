@@ -1,5 +1,6 @@
 -- grain: one row per operating institution per month that has an enrollment extract
 -- materialized: table
+-- incremental_by: period
 -- depends_on: marts.operating_institutions, marts.month_calendar, core.enrollment
 --
 -- Enrolled children of each institution in O(M): enrollment rows in all and by 班型,
@@ -12,6 +13,8 @@ with calendar as (
     select period
     from marts.month_calendar
     where has_enrollment
+      and (getvariable('tuoyu_build_periods') is null  -- the months being (re)built: all,
+           or list_contains(getvariable('tuoyu_build_periods'), period))  -- or those pipeline/incremental.py names
 
 ),
 
@@ -19,6 +22,7 @@ operating as (
 
     select period, institution_id, area_code
     from marts.operating_institutions
+    where (getvariable('tuoyu_build_periods') is null or list_contains(getvariable('tuoyu_build_periods'), period))
 
 ),
 
@@ -26,6 +30,7 @@ enrollment as (
 
     select period, institution_id, child_pseudonym, class_type
     from core.enrollment
+    where (getvariable('tuoyu_build_periods') is null or list_contains(getvariable('tuoyu_build_periods'), period))
 
 ),
 

@@ -1,5 +1,6 @@
 -- grain: one row per operating institution per month that has a staffing extract
 -- materialized: table
+-- incremental_by: period
 -- depends_on: marts.operating_institutions, marts.month_calendar, core.staffing
 --
 -- Staff of each institution in O(M), counted as staffing rows (one row = one person
@@ -12,6 +13,8 @@ with calendar as (
     select period
     from marts.month_calendar
     where has_staffing
+      and (getvariable('tuoyu_build_periods') is null  -- the months being (re)built: all,
+           or list_contains(getvariable('tuoyu_build_periods'), period))  -- or those pipeline/incremental.py names
 
 ),
 
@@ -19,6 +22,7 @@ operating as (
 
     select period, institution_id, area_code
     from marts.operating_institutions
+    where (getvariable('tuoyu_build_periods') is null or list_contains(getvariable('tuoyu_build_periods'), period))
 
 ),
 
@@ -32,6 +36,7 @@ staffing as (
         pre_service_training,
         criminal_record_check
     from core.staffing
+    where (getvariable('tuoyu_build_periods') is null or list_contains(getvariable('tuoyu_build_periods'), period))
 
 ),
 

@@ -1,5 +1,6 @@
 -- grain: one row per operating institution per month (O(M) of the handbook)
 -- materialized: table
+-- incremental_by: period
 -- depends_on: core.institutions, marts.month_calendar
 --
 -- O(M): the accepted institution rows of month M with 运营状态 = 正常运营. Every
@@ -11,6 +12,8 @@ with calendar as (
     select period
     from marts.month_calendar
     where has_institutions
+      and (getvariable('tuoyu_build_periods') is null  -- the months being (re)built: all,
+           or list_contains(getvariable('tuoyu_build_periods'), period))  -- or those pipeline/incremental.py names
 
 ),
 
@@ -30,6 +33,7 @@ institutions as (
         fire_safety_passed,
         operating_status
     from core.institutions
+    where (getvariable('tuoyu_build_periods') is null or list_contains(getvariable('tuoyu_build_periods'), period))
 
 ),
 
