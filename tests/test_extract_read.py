@@ -131,6 +131,8 @@ def test_excel_general_format(value, shown):
     (b'<c r="D2"><v>370781202203150000</v></c>', True),              # all digits
     (b'<c r="D2"><v>-123456789012</v></c>', True),                   # 12 digits, signed
     (b'<c r="D2"><v>.37078120220315E18</v></c>', True),              # no leading digit
+    (b'<x:worksheet xmlns:x="..."><x:sheetData><x:row><x:c r="D2"><x:v>370781202203150000</x:v></x:c>',
+     True),                                                         # prefixed elements
     (b'<c r="D2" t="s"><v>17</v></c><c r="E2"><v>45092</v></c>', False),  # string index, date serial
     (b'<c r="D2"><v>99999999999</v></c>', False),                    # 11 digits: Excel shows them as they are
     (b'<c r="D2" t="inlineStr"><is><t>370781202203150131</t></is></c>', False),  # text in line

@@ -259,12 +259,21 @@ def _too_large(filename: str, size: int) -> FileRejected:
 # Excel shows in scientific notation: one with an exponent, or with 12 digits in a row.
 # Shared-string cells hold a small index there; text in line is in `<is>`. Anything else
 # matched (a formula's text result with an "e") only costs the exact check below.
+# Some writers prefix the elements (`<x:worksheet>`, `<x:v>`): the prefixed pattern is
+# used for those only (a pattern starting with a literal `<v>` is several times faster).
 _LARGE_NUMBER = re.compile(rb"<v>[^<]{0,40}?[eE]|<v>[-+]?\d{12}")
+_LARGE_NUMBER_PREFIXED = re.compile(rb"<\w+:v>(?:[^<]{0,40}?[eE]|[-+]?\d{12})")
+_PREFIXED_ROOT = re.compile(rb"<\w+:worksheet[\s>]")
 _SCAN_OVERLAP = 64
 
 
+def _large_number_pattern(start: bytes) -> re.Pattern[bytes]:
+    """The pattern for a worksheet whose XML begins with `start`."""
+    return _LARGE_NUMBER_PREFIXED if _PREFIXED_ROOT.search(start[:4096]) else _LARGE_NUMBER
+
+
 def may_hold_large_numbers(xml: bytes) -> bool:
-    return _LARGE_NUMBER.search(xml) is not None
+    return _large_number_pattern(xml).search(xml) is not None
 
 
 def _inflated_size(handle, info: zipfile.ZipInfo, limit: int, scan: list[bool] | None = None) -> int:
@@ -281,16 +290,18 @@ def _inflated_size(handle, info: zipfile.ZipInfo, limit: int, scan: list[bool] |
         if scan is not None:
             scan[0] = scan[0] or may_hold_large_numbers(handle.read(info.compress_size))
         return info.compress_size
+    pattern: re.Pattern[bytes] | None = None
     if info.compress_type != zipfile.ZIP_DEFLATED:  # Excel and WPS write deflate only
         raise zipfile.BadZipFile(f"compression method {info.compress_type}")
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     left, total, tail = info.compress_size, 0, b""
 
     def inflate(data: bytes) -> int:
-        nonlocal tail
+        nonlocal tail, pattern
         out = inflater.decompress(data, 1 << 20)
-        if scan is not None and not scan[0]:
-            scan[0] = may_hold_large_numbers(tail + out)
+        if scan is not None and not scan[0] and out:
+            pattern = pattern or _large_number_pattern(out)  # the root element is in the first bytes
+            scan[0] = pattern.search(tail + out) is not None
             tail = out[-_SCAN_OVERLAP:]
         return len(out)
 
