@@ -91,9 +91,19 @@ def build_marts(con: duckdb.DuckDBPyConnection, models: Iterable[str] | None = N
     last = months.stored(con) if incremental and whole else None
     if whole:
         months.forget(con)
+    try:
+        return _build(con, selected, catalog_path, whole, last)
+    finally:
+        months.set_build_periods(con, None)  # a later build of one model on this connection: every month
+
+
+def _build(con: duckdb.DuckDBPyConnection, selected: list[sqlmodels.SqlModel], catalog_path: Path,
+           whole: bool, last: dict[str, str] | None) -> dict[str, int]:
+    """build_marts' loop: the per-month models learn which months to build when the first
+    of them comes (after month_calendar, which they depend on)."""
     plan: months.Plan | None = None
-    counts: dict[str, int] = {}
     started = False
+    counts: dict[str, int] = {}
     for model in selected:
         replace_only = None
         if model.incremental_by:

@@ -272,7 +272,7 @@ def _ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, archive: Path, ke
                 notes.append(f"修订：取代 {previous[1]}")
             _stage(con, f, frame, "；".join(notes) + "。", status, now)
             rows = frame.height
-            del frame  # the next file is already being read: hold one parsed file at a time
+            del frame  # the next files are already being read: hold no more than READ_AHEAD + 1
             result.loaded.append(f.rel_path)
             result.scope.setdefault(kind, set()).add(period)
             if kind == "institutions":

@@ -13,7 +13,10 @@ from pipeline.console_log import explained_by_summary
 from pipeline.runner import run_pipeline
 from pipeline.settings import Settings
 from tests.conftest import CONFORMANCE
-from tests.extract_fixtures import (ENROLLMENT_HEADER, INSTITUTION_HEADER, child_row, institution_row, write_csv)
+from pipeline.report.data import untrusted_kinds_of
+from pipeline.validate.trust import file_trust
+from tests.extract_fixtures import (ENROLLMENT_HEADER, INSTITUTION_HEADER, child_row, institution_row, make_id,
+                                    write_csv)
 
 
 def _settings(tmp_path):
@@ -67,3 +70,28 @@ def test_console_keeps_real_failures_and_drops_what_the_summary_explains():
     assert explained_by_summary(_record("Dependencies for step marts failed: ['x']. Not executing."))
     assert not explained_by_summary(_record("STEP_FAILURE", "ZeroDivisionError"))  # a real failure
     assert not explained_by_summary(_record("file rejected: 托育机构_2023-06.csv"))
+
+
+def test_file_trust_counts_a_files_own_defects_against_the_suites_share(tmp_path):
+    # 2023-06: institutions 3 rows, 2 rejected (unknown area) → 2/3 > 0.5: not trusted.
+    # Its enrollment: 2 rows, both rejected only because their institution was rejected
+    # (ENR-INSTITUTION, excluded) → 0 own defects: trusted ("no data", not distrust).
+    write_csv(tmp_path / "inbox" / "托育机构_2023-06.csv", INSTITUTION_HEADER, [
+        institution_row(area="379902001"),
+        institution_row(iid="JG02", area="999"),   # planted: unknown area code (R)
+        institution_row(iid="JG03", area="998"),   # planted: unknown area code (R)
+    ])
+    write_csv(tmp_path / "inbox" / "在托幼儿_2023-06.csv", ENROLLMENT_HEADER, [
+        child_row(iid="JG02"), child_row(iid="JG03", number=make_id(seq="015")),  # institutions rejected
+    ])
+    run_pipeline(_settings(tmp_path), wait_seconds=0)
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    try:
+        (institutions,) = file_trust(con, "institutions", "2023-06")
+        (enrollment,) = file_trust(con, "enrollment", "2023-06")
+        kinds = untrusted_kinds_of(con, "2023-06")
+    finally:
+        con.close()
+    assert (institutions.rows_read, institutions.rows_rejected_own, institutions.trusted) == (3, 2, False)
+    assert (enrollment.rows_read, enrollment.rows_rejected_own, enrollment.trusted) == (2, 0, True)
+    assert kinds == ["institutions"]

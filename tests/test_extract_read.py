@@ -145,7 +145,7 @@ def _csv_bytes(lines: list[list[str]], end: str, encoding: str = "utf-8") -> byt
     return end.join(",".join(cells) for cells in lines).encode(encoding) + end.encode(encoding)
 
 
-@pytest.mark.parametrize("end", ["\r", "\r\n", "\n"])
+@pytest.mark.parametrize("end", ["\r", "\r\n", "\n", "\r\r\n"])
 def test_every_line_end_reads_every_row(tmp_path, end):
     # "\r" alone: an old Mac export, which the CSV reader would take as one single line
     path = tmp_path / "托育机构_2023-06.csv"
@@ -165,6 +165,34 @@ def test_a_form_feed_in_the_title_row_costs_no_data_row(tmp_path):
     assert table.header_row == 2
     assert table.rows["institution_id"].to_list() == ["JG01", "JG02"]
     assert table.rows["source_row"].to_list() == [3, 4]
+
+
+def test_blank_rows_do_not_count_among_the_first_ten(tmp_path):
+    # 12 blank lines (some with empty cells), a title, then the header on line 14
+    path = tmp_path / "托育机构_2023-06.csv"
+    blank = [[""]] * 6 + [[",,,"]] * 6
+    path.write_bytes(_csv_bytes([*blank, ["青州市托育机构信息表"], INSTITUTION_HEADER, institution_row()], "\n"))
+    table = read_extract(path, "institutions", "csv", path.name)
+    assert table.header_row == 14 and table.rows["source_row"].to_list() == [15]
+
+    import xlsxwriter
+
+    book = tmp_path / "托育机构_2023-07.xlsx"
+    workbook = xlsxwriter.Workbook(str(book))
+    sheet = workbook.add_worksheet()
+    sheet.write_row(12, 0, INSTITUTION_HEADER)  # rows 1-12 empty: header on row 13
+    sheet.write_row(13, 0, institution_row(period="2023-07"))
+    workbook.close()
+    table = read_extract(book, "institutions", "xlsx", book.name)
+    assert table.header_row == 13 and table.rows["source_row"].to_list() == [14]
+
+
+def test_a_header_after_ten_non_blank_rows_is_not_found(tmp_path):
+    path = tmp_path / "托育机构_2023-06.csv"
+    titles = [[f"说明第{i}行"] for i in range(1, 11)]  # ten non-blank rows above the header
+    path.write_bytes(_csv_bytes([*titles, INSTITUTION_HEADER, institution_row()], "\n"))
+    with pytest.raises(FileRejected, match="前 10 个非空行中找不到表头行"):
+        read_extract(path, "institutions", "csv", path.name)
 
 
 def test_gb18030_with_its_byte_order_mark(tmp_path):

@@ -1,15 +1,13 @@
 """Stage 2 — validate: the contract's row rules (expectations/) over the staged months."""
 
 
-import json
-
 import dagster as dg
 
 from pipeline.assets.ingest import staged_extracts
 from pipeline.ingest import clear_pending, pending_scope
 from pipeline.resources import TuoyuResource
 from pipeline.staging import KINDS
-from pipeline.validate.suites import SUITES_DIR
+from pipeline.validate.trust import file_trust, threshold
 
 
 @dg.asset(group_name="validate", key=["audit", "validated_extracts"], deps=[staged_extracts], description=(
@@ -37,12 +35,6 @@ def validated_extracts(context: dg.AssetExecutionContext, tuoyu: TuoyuResource) 
     })
 
 
-def _blocking_rule(kind: str) -> tuple[float, list[str]]:
-    """The suite's threshold, and the rules whose rejections do not count toward it."""
-    meta = json.loads((SUITES_DIR / f"{kind}.json").read_text(encoding="utf-8")).get("meta", {})
-    return float(meta.get("blocking_rejected_share", 0.5)), list(meta.get("blocking_excludes_rules", []))
-
-
 def _file_check(kind: str) -> dg.AssetChecksDefinition:
     # Not blocking: EXTRACTS.md §5 wants every asset brought up to date and exit 0 when rows
     # are quarantined, with the rest of the file's rows used (§2). A file this bad is named
@@ -52,15 +44,9 @@ def _file_check(kind: str) -> dg.AssetChecksDefinition:
                     description=f"No current {kind} file has more than the suite's share of rows rejected; "
                                 "rejections by rule are listed (counts only).")
     def check(tuoyu: TuoyuResource) -> dg.AssetCheckResult:
-        limit, excluded = _blocking_rule(kind)
+        limit, excluded = threshold(kind)
         with tuoyu.connection() as con:
-            # rows rejected for a defect of the file's own (not only for an excluded rule)
-            files = con.execute(
-                """select l.file_path, l.period, l.rows_read,
-                          (select count(distinct r.row_number) from audit.rejected_rows r
-                           where r.sha256 = l.sha256 and not list_contains(?, r.rule_id))
-                   from audit.load_log l where l.status = 'loaded' and l.kind = ? order by l.period""",
-                [excluded, kind]).fetchall()
+            files = [(t.file_path, t.period, t.rows_read, t.rows_rejected_own) for t in file_trust(con, kind)]
             by_rule = dict(con.execute(
                 """select r.rule_id, count(*) from audit.rejected_rows r
                    join audit.current_files c using (sha256) where c.kind = ?

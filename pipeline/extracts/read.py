@@ -1,8 +1,8 @@
 """Reading one extract file into a table of text cells (EXTRACTS.md §1).
 
 Every cell is read as text, NFKC-normalised and trimmed; empty means missing. The header
-row is the first of the first ten rows holding every required header (Chinese or its
-English alias); title rows above it and blank rows anywhere are ignored. A file that
+row is the first of the first ten non-blank rows holding every required header (Chinese
+or its English alias); title rows above it and blank rows anywhere are ignored. A file that
 cannot be read at all raises `FileRejected` with a message in Chinese and English.
 """
 
@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 import struct
 import unicodedata
 import zipfile
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,10 +81,24 @@ def _match_header(cells: list[object], kind: str) -> tuple[dict[int, Column], li
     return mapping, extras
 
 
-def _find_header(candidates: list[list[object]], kind: str, filename: str) -> tuple[int, dict[int, Column], list[str]]:
+def _non_blank(rows: Iterable[tuple[int, list[object]]]) -> list[tuple[int, list[object]]]:
+    """The first HEADER_SEARCH_ROWS rows that are not blank, with their 0-based row index:
+    blank rows are ignored anywhere (EXTRACTS.md §1), also when counting the ten rows."""
+    found = []
+    for index, cells in rows:
+        if any(_norm(cell) for cell in cells):
+            found.append((index, cells))
+            if len(found) == HEADER_SEARCH_ROWS:
+                break
+    return found
+
+
+def _find_header(candidates: list[tuple[int, list[object]]], kind: str,
+                 filename: str) -> tuple[int, dict[int, Column], list[str]]:
+    """The 0-based index of the header row among `candidates` (row index, cells)."""
     required = {c.name for c in COLUMNS[kind] if c.required}
     best: tuple[int, set[str]] = (-1, set())
-    for index, cells in enumerate(candidates[:HEADER_SEARCH_ROWS]):
+    for index, cells in candidates[:HEADER_SEARCH_ROWS]:
         mapping, extras = _match_header(cells, kind)
         found = {c.name for c in mapping.values()}
         if required <= found:
@@ -94,8 +110,8 @@ def _find_header(candidates: list[list[object]], kind: str, filename: str) -> tu
     names_en = ", ".join(c.name for c in missing)
     if best[0] < 0:
         raise FileRejected(
-            f"文件 {filename}：前 {HEADER_SEARCH_ROWS} 行中找不到表头行，请使用规定的表头（如 统计月份、机构编号）后重新报送。",
-            f"File {filename}: no header row in the first {HEADER_SEARCH_ROWS} rows.",
+            f"文件 {filename}：前 {HEADER_SEARCH_ROWS} 个非空行中找不到表头行，请使用规定的表头（如 统计月份、机构编号）后重新报送。",
+            f"File {filename}: no header row in the first {HEADER_SEARCH_ROWS} non-blank rows.",
         )
     raise FileRejected(
         f"文件 {filename}：第 {best[0] + 1} 行表头缺少必填列：{names_zh}。整个文件未载入，请补齐这些列后重新报送。",
@@ -168,24 +184,30 @@ def _unix_line_ends(text: str) -> str:
     and would load as a month without rows: make every lone CR a line end."""
     if text.count("\r") == text.count("\r\n"):  # none, or all in CR LF pairs: nothing to do
         return text
-    return re.sub(r"\r(?!\n)", "\n", text)
+    return re.sub(r"\r+\n?", "\n", text)  # CR, CR LF, and a doubled CR CR LF: one line end each
 
 
-def _head_rows(text: str) -> list[list[str]]:
-    """The first rows of a CSV, as cells, for the header search."""
-    lines = _first_lines(text, HEADER_SEARCH_ROWS * 2)
+def _line_cells(line: str) -> list[str]:
     try:
-        return list(csv.reader(io.StringIO("\n".join(lines))))[:HEADER_SEARCH_ROWS]
-    except csv.Error:
-        # A cell longer than the csv module allows (128 KiB) is no header: read the lines
-        # one by one and give such a line no cells, so that it is never taken as the header.
-        rows = []
-        for line in lines[:HEADER_SEARCH_ROWS]:
-            try:
-                rows.append(next(csv.reader([line]), []))
-            except csv.Error:
-                rows.append([])
-        return rows
+        return next(csv.reader([line]), [])
+    except csv.Error:  # a cell longer than the csv module allows (128 KiB) is no header
+        return []
+
+
+# Blank lines are skipped while looking for the ten rows; this many lines at most.
+MAX_HEAD_LINES = 10_000
+
+
+def _head_rows(text: str) -> list[tuple[int, list[str]]]:
+    """The first non-blank rows of a CSV (0-based line index, cells), for the header search.
+    Line by line, as the CSV reader later skips lines to the header."""
+    wanted = HEADER_SEARCH_ROWS * 2
+    while True:
+        lines = _first_lines(text, wanted)
+        rows = _non_blank((i, _line_cells(line)) for i, line in enumerate(lines))
+        if len(rows) == HEADER_SEARCH_ROWS or len(lines) < wanted or wanted >= MAX_HEAD_LINES:
+            return rows
+        wanted *= 4
 
 
 def _check_size(path: Path, filename: str) -> None:
@@ -381,8 +403,7 @@ def _numbers_as_excel_shows_them(reader, frame: pl.DataFrame, index: int) -> pl.
 
 def _is_float(text: str | None) -> bool:
     try:
-        float(text)  # a TRUE/FALSE cell reads as "true"/"false": left as it is
-        return True
+        return math.isfinite(float(text))  # TRUE/FALSE ("true"/"false"), inf, nan: left as they are
     except (TypeError, ValueError):
         return False
 
@@ -402,7 +423,7 @@ def read_xlsx(path: Path, kind: str, filename: str) -> RawTable:
             f"文件 {filename}：Excel 文件无法读取（{type(exc).__name__}）。请用 Excel 重新保存后报送。",
             f"File {filename}: the workbook cannot be read ({type(exc).__name__}).",
         ) from None
-    head = [list(r) for r in frame.head(HEADER_SEARCH_ROWS).iter_rows()]
+    head = _non_blank(enumerate(list(r) for r in frame.head(MAX_HEAD_LINES).iter_rows()))
     index, mapping, extras = _find_header(head, kind, filename)
     for i, col in mapping.items():
         if large_numbers and col.type == "id" and i < frame.width:

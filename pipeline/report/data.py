@@ -91,6 +91,7 @@ class ReportData:
     mix_source: str                       # 'core' or 'indicators'
     previous_report: str | None
     previous_published: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    untrusted_kinds: list[str] = field(default_factory=list)  # the month's files mostly rejected
 
     @property
     def period_end(self):
@@ -298,7 +299,18 @@ def load_report_data(con: duckdb.DuckDBPyConnection, period: str) -> ReportData:
         county=county, by_area=by_area, verdicts=_verdicts(con, period), measures=measures,
         quality=_quality(con, period), rejected=_rejected(con, period), mix=mix,
         mix_source=mix_source, previous_report=previous_report, previous_published=previous,
+        untrusted_kinds=untrusted_kinds_of(con, period),
     )
+
+
+def untrusted_kinds_of(con, period: str) -> list[str]:
+    """The kinds whose file of `period` has most of its rows rejected (pipeline/validate/trust.py)."""
+    if not (table_exists(con, "audit", "load_log") and table_exists(con, "audit", "rejected_rows")):
+        return []
+    from pipeline.staging import KINDS
+    from pipeline.validate.trust import file_trust
+
+    return [kind for kind in KINDS if any(not t.trusted for t in file_trust(con, kind, period))]
 
 
 def record_published(con: duckdb.DuckDBPyConnection, report_period: str,

@@ -104,9 +104,7 @@ def write_summary(data: ReportData, revisions: int = 0) -> Summary:
         caveats.append(f"本月{_names(missing)}无数据（相关报表未报送或无可计算对象），"
                        "表中以“—”表示")
     # A file with most of its rows rejected still counts (docs/decisions.md): say so here.
-    partial = [KIND_LABEL_ZH.get(q["kind"], q["kind"]) for q in data.quality
-               if q["period"] == period and q.get("status") == "loaded" and q.get("rows_read")
-               and (q.get("rows_rejected") or 0) * 2 > q["rows_read"]]
+    partial = [KIND_LABEL_ZH.get(kind, kind) for kind in data.untrusted_kinds]
     if partial:
         caveats.append(f"本月{_names(partial)}报表过半数据行未通过校验，相关指标仅依据其余数据行计算，"
                        "请谨慎使用，待更正后的报表重新报送后更新")
