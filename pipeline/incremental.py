@@ -32,6 +32,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline import sqlmodels
+from pipeline.warehouse import table_exists
 
 STATE_TABLE = "audit.marts_build_state"
 GLOBAL_KEY = "*"
@@ -155,7 +156,4 @@ def remember(con: duckdb.DuckDBPyConnection, fingerprints: dict[str, str]) -> No
 
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, name]).fetchone()[0])
+    return table_exists(con, *table.split("."))

@@ -30,6 +30,7 @@ import duckdb
 
 from pipeline.extracts.spec import KIND_LABEL_ZH
 from pipeline.staging import KINDS
+from pipeline.warehouse import table_exists
 
 RUNS_DDL = """
 create table if not exists audit.runs (
@@ -115,13 +116,6 @@ class StatusReport:
 # ---------------------------------------------------------------- reading
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    return con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, name],
-    ).fetchone()[0] > 0
-
-
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
     result = con.execute(sql)
     names = [d[0] for d in result.description]
@@ -166,7 +160,7 @@ def status(con: duckdb.DuckDBPyConnection, *, through: str | None = None) -> Sta
     `through` (YYYY-MM) extends the months to one the office expects to have delivered,
     so that a month with nothing at all shows as missing.
     """
-    log = _rows(con, "select * from audit.load_log") if _has_table(con, "audit", "load_log") else []
+    log = _rows(con, "select * from audit.load_log") if table_exists(con, "audit", "load_log") else []
     recognised = [r for r in log if r["status"] != "unrecognised" and r["kind"] and r["period"]]
     unrecognised = sorted({r["file_path"] for r in log if r["status"] == "unrecognised"})
     periods = sorted({r["period"] for r in recognised} | ({through} if through else set()))
@@ -182,7 +176,7 @@ def status(con: duckdb.DuckDBPyConnection, *, through: str | None = None) -> Sta
 
 
 def last_run(con: duckdb.DuckDBPyConnection) -> RunRecord | None:
-    if not _has_table(con, "audit", "runs"):
+    if not table_exists(con, "audit", "runs"):
         return None
     row = con.execute(
         "select run_id, started_at, finished_at, success, summary from audit.runs "

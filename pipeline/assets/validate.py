@@ -46,17 +46,17 @@ def _file_check(kind: str) -> dg.AssetChecksDefinition:
     def check(tuoyu: TuoyuResource) -> dg.AssetCheckResult:
         limit, excluded = threshold(kind)
         with tuoyu.connection() as con:
-            files = [(t.file_path, t.period, t.rows_read, t.rows_rejected_own) for t in file_trust(con, kind)]
+            files = file_trust(con, kind)
             by_rule = dict(con.execute(
                 """select r.rule_id, count(*) from audit.rejected_rows r
                    join audit.current_files c using (sha256) where c.kind = ?
                    group by r.rule_id order by 2 desc""", [kind]).fetchall())
-        untrusted = [f"{period} {path}: {rej}/{read}" for path, period, read, rej in files
-                     if read and rej / read > limit]
+        bad = [t for t in files if not t.trusted]
+        untrusted = [f"{t.period} {t.file_path}: {t.rows_rejected_own}/{t.rows_read}" for t in bad]
         advice = "；".join(
-            f"文件 {path}（{period}）{read} 行中有 {rej} 行因自身错误被剔除，超过 {limit:.0%}，该文件不可信"
-            for path, period, read, rej in files if read and rej / read > limit)
-        worst = max((rej / read for _, _, read, rej in files if read), default=0.0)
+            f"文件 {t.file_path}（{t.period}）{t.rows_read} 行中有 {t.rows_rejected_own} 行因自身错误被剔除，"
+            f"超过 {limit:.0%}，该文件不可信" for t in bad)
+        worst = max((t.share for t in files), default=0.0)
         return dg.AssetCheckResult(
             passed=not untrusted,
             severity=dg.AssetCheckSeverity.WARN,

@@ -19,6 +19,7 @@ import duckdb
 
 from pipeline.report.formatting import month_end, months_between, shift_month
 from pipeline.sqlmodels import quote_ident
+from pipeline.warehouse import table_exists
 
 QUALITY_MONTHS = 12
 
@@ -108,14 +109,6 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None =
     cursor = con.execute(sql, params or [])
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    found = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, name],
-    ).fetchone()
-    return bool(found and found[0])
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> set[str]:
