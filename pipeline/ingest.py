@@ -1,4 +1,4 @@
-"""Bringing the inbox into the warehouse (EXTRACTS.md §1 and §5).
+"""Bringing the inbox into the warehouse (extract-format.md §1 and §5).
 
 Every file version seen gets one row in `audit.load_log`; every recognised version is
 copied, as delivered, into the raw archive; the current version of each kind × month is

@@ -1,6 +1,6 @@
 """Reference data of a county: its areas, population, targets and policy measures.
 
-A reference folder (EXTRACTS.md section 3) holds `areas.csv` and `population.csv`, and
+A reference folder (extract-format.md section 3) holds `areas.csv` and `population.csv`, and
 optionally `targets.toml` and `measures.toml`; when it has no targets or measures file,
 the shipped Qingzhou file is used. `load_reference` reads the folder and validates it
 strictly: bad reference data stops the run with a `ReferenceDataError` that names the
@@ -27,7 +27,7 @@ import polars as pl
 
 from pipeline.indicators import read_catalog
 
-# The indicator ids of INDICATORS.md, in the handbook's order.
+# The indicator ids of indicator-handbook.md, in the handbook's order.
 INDICATOR_IDS: tuple[str, ...] = (
     "demo_institutions",
     "places_per_1000",

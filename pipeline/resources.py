@@ -19,7 +19,7 @@ LOCK_HELD_ENV = "TUOYU_LOCK_HELD"
 
 
 class TuoyuResource(dg.ConfigurableResource):
-    """Paths and key from TUOYU_* variables (EXTRACTS.md §5); `demo` forces demo/test mode.
+    """Paths and key from TUOYU_* variables (extract-format.md §5); `demo` forces demo/test mode.
 
     Runs started by Dagster itself (schedule, sensor, UI) take the same run lock as
     `tuoyu run` for as long as the resource is in use, so the two never write at once.

@@ -1,4 +1,4 @@
-"""Configuration from the environment (EXTRACTS.md §5), in one place.
+"""Configuration from the environment (extract-format.md §5), in one place.
 
 Nothing is read at import: `Settings.from_env()` is called by the CLI and by the Dagster
 resources when a run starts. A `.env` file in the working directory may set the variables.

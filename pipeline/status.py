@@ -1,6 +1,6 @@
 """`tuoyu status`: what has been received for each month, and whether the month is complete.
 
-Read from `audit.load_log` (one row per file version seen, EXTRACTS.md §5) and
+Read from `audit.load_log` (one row per file version seen, extract-format.md §5) and
 `audit.runs` (one row per pipeline run, written by `record_run`). Works on the warehouse
 or on the published copy, which has the same two tables.
 

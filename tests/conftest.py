@@ -10,8 +10,9 @@ import duckdb
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-CONFORMANCE = SHARED / "conformance"
+# The conformance county: a small county written to the extract format, with every expected
+# value and load count (tests/conformance/README.md). Reproduced exactly by test_conformance.
+CONFORMANCE = REPO / "tests" / "conformance"
 TEST_KEY = b"test-key-for-pseudonyms"
 
 

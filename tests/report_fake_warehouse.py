@@ -1,7 +1,7 @@
 """Fake warehouses for the report tests and for previewing the report by eye.
 
 The report reads tables that other parts of the pipeline build. These builders create
-them with the same schemas (docs/data-model.md, contract INDICATORS.md), so that the
+them with the same schemas (docs/data-model.md, contract indicator-handbook.md), so that the
 report can be developed and tested alone:
 
 - `build_small_warehouse(path)`: a tiny county (样板县, 3 镇街, 2023-01 … 2024-03) with
@@ -9,7 +9,7 @@ report can be developed and tested alone:
   commented where it is planted.
 - `build_conformance_warehouse(path, conformance_dir)`: the shared conformance county
   (样例县, 6 镇街, 18 months) with the expected indicator values of
-  `shared/conformance/expected.csv`, for previews and timing on realistic data.
+  `tests/conformance/expected.csv`, for previews and timing on realistic data.
 
 Run `uv run --frozen python tests/report_fake_warehouse.py OUT.duckdb [CONFORMANCE_DIR]`
 to write one (small when no conformance folder is given).
@@ -161,7 +161,7 @@ def month_index(p: str) -> int:
 
 def target_status(series: dict[str, float | None], period: str, target: float,
                   comparison: str, deadline: str) -> str:
-    """The handbook's target status (INDICATORS.md, 'Target status'), for fake data."""
+    """The handbook's target status (indicator-handbook.md, 'Target status'), for fake data."""
     def meets(v: float) -> bool:
         return v >= target if comparison == ">=" else abs(v - target) < 1e-9
 

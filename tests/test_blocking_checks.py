@@ -1,5 +1,5 @@
 """The file-trust checks: a file whose own rows are mostly bad is named, in Chinese, as
-untrustworthy, and the run still completes (EXTRACTS.md §5: exit 0 when rows are
+untrustworthy, and the run still completes (extract-format.md §5: exit 0 when rows are
 quarantined, every asset brought up to date)."""
 
 from __future__ import annotations

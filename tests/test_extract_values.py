@@ -1,4 +1,4 @@
-"""Value forms of EXTRACTS.md §1, one parser at a time."""
+"""Value forms of extract-format.md §1, one parser at a time."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Age in months at month end, and the population year, as INDICATORS.md defines them.
+"""Age in months at month end, and the population year, as indicator-handbook.md defines them.
 
 Age at E(M) for birth date b: 12 × (year(E) − year(b)) + (month(E) − month(b)), minus 1
 when day(E) < day(b). Under 3 means under 36 months.

@@ -13,7 +13,7 @@ from tests.indicator_fixtures import COUNTY, TOWN_A, TOWN_B, TOWN_C, Warehouse, 
 
 REPO = Path(__file__).resolve().parents[1]
 
-# The 19 ids of INDICATORS.md, in the handbook's order, with kind and level.
+# The 19 ids of indicator-handbook.md, in the handbook's order, with kind and level.
 HANDBOOK = [
     ("demo_institutions", "count", "C,A"),
     ("places_per_1000", "per_1000", "C,A"),

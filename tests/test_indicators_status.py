@@ -1,4 +1,4 @@
-"""Target status (INDICATORS.md, "Target status") on hand-made series.
+"""Target status (indicator-handbook.md, "Target status") on hand-made series.
 
 Most cases use places_per_1000 in 甲街道 with one institution and a population chosen so
 that the value is simple: with 1,000 residents the value equals the places; with

@@ -1,4 +1,4 @@
-"""From text cells to staging rows: which institution rows are exact copies (EXTRACTS.md §2.1).
+"""From text cells to staging rows: which institution rows are exact copies (extract-format.md §2.1).
 
 An exact copy is a row whose every contract column has the same text (after NFKC and
 trimming) as an earlier row: the ingest collapses it (`is_duplicate`, counted as

@@ -15,8 +15,9 @@ from pipeline.reference import (
     write_reference_tables,
 )
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-CONFORMANCE_REFERENCE = SHARED / "conformance" / "reference"
+from tests.conftest import CONFORMANCE, REPO
+
+CONFORMANCE_REFERENCE = CONFORMANCE / "reference"
 
 # A tiny valid county. Line 1 is the header, so 东街道 is line 3 and 西镇 line 4.
 AREAS = """\
@@ -156,7 +157,7 @@ def test_shipped_measures_cover_the_policy(tmp_path):
     for number in (1, 2, 3, 5, 11, 12, 16, 17):  # no data on these in the extracts
         assert by_number[number].indicator_ids == ()
         assert by_number[number].coverage_note_zh == "本数据无法反映"
-    # Every indicator with a clause number in INDICATORS.md is listed under its measure.
+    # Every indicator with a clause number in indicator-handbook.md is listed under its measure.
     for indicator_id, number in {"kindergarten_nursery_count": 6, "employer_institution_count": 7,
                                  "mch_institution_count": 8, "affordable_place_share": 9,
                                  "caregiver_certified_rate": 10, "staff_trained_rate": 10,
@@ -278,7 +279,7 @@ def test_write_reference_tables(tmp_path):
 
 
 def test_indicator_ids_are_the_nineteen_of_the_handbook():
-    handbook = (SHARED / "contract" / "INDICATORS.md").read_text(encoding="utf-8")
+    handbook = (REPO / "docs" / "indicator-handbook.md").read_text(encoding="utf-8")
     table = handbook.split("## Indicators")[1].split("## Target status")[0]
     # The first cell of each row of the indicator table, minus its header row.
     in_handbook = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")][1:]

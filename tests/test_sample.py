@@ -141,7 +141,7 @@ ENUMS = {
 }
 
 
-# Every way the sample breaks a row rule of EXTRACTS.md §2, as this reading names them.
+# Every way the sample breaks a row rule of extract-format.md §2, as this reading names them.
 CONTRACT_CASES = {
     f"{kind}.{case}"
     for kind, cases in {
@@ -578,7 +578,7 @@ def check_planted(manifest, inbox: Path, areas: set[str]) -> set[str]:
 def test_each_planted_defect_is_on_its_row_and_nothing_else_breaks_a_rule(tmp_path: Path, reference: Path) -> None:
     manifest = generate_test_sample(tmp_path, reference)
     rules = check_planted(manifest, tmp_path / "inbox", {c for c, *_ in AREAS})
-    assert rules == CONTRACT_CASES, "every row rule of EXTRACTS.md §2, for each kind, in six months"
+    assert rules == CONTRACT_CASES, "every row rule of extract-format.md §2, for each kind, in six months"
     severities = Counter(d.severity for d in manifest.defects)
     assert severities["R"] > 30 and severities["W"] > 5
     per_file = Counter(d.file for d in manifest.defects if d.row_number is not None)

@@ -112,7 +112,7 @@ RULE_IDS: dict[str, set[str]] = {
 # is kept, the first one (docs/validation.md); the manifest names the later copy.
 EXACT_DUPLICATE = "institutions.institution_id.exact_duplicate"
 
-# The indicators that use each extract (INDICATORS.md): NULL in a month without it.
+# The indicators that use each extract (indicator-handbook.md): NULL in a month without it.
 USES_ENROLLMENT = ("enrolled_children", "enrollment_rate", "place_utilization", "ratio_compliance_rate")
 USES_STAFFING = ("caregiver_certified_rate", "staff_trained_rate", "criminal_check_rate",
                  "ratio_compliance_rate")

@@ -69,7 +69,7 @@ CASES = [
     Case("INS-CREDIT-CODE missing", "institutions", [ins(credit_code=None, credit_code_valid=False)],
          {(2, "INS-CREDIT-CODE")}),
     Case("INS-AREA unknown code", "institutions", [ins(area_code="379999001")], {(2, "INS-AREA")}),
-    # the county's own code is an area of reference.areas (EXTRACTS.md §2.1): accepted
+    # the county's own code is an area of reference.areas (extract-format.md §2.1): accepted
     Case("INS-AREA county code", "institutions", [ins(area_code="379902")], set()),
     Case("INS-AREA missing", "institutions", [ins(area_code=None)], {(2, "INS-AREA")}),
     Case("INS-TYPE outside list", "institutions", [ins(institution_type="托儿所")], {(2, "INS-TYPE")}),

@@ -28,7 +28,7 @@ from tests.validate_fixtures import new_warehouse
 REPO = Path(__file__).resolve().parents[1]
 PREFIX = {"institutions": "INS", "enrollment": "ENR", "staffing": "STF"}
 
-# Every R and W rule of EXTRACTS.md §2, as (contract line, severity, what it says) -> rule ids.
+# Every R and W rule of extract-format.md §2, as (contract line, severity, what it says) -> rule ids.
 CONTRACT_RULES = [
     ("§2.1 统计月份", "R", "missing, unparseable, or not the file's month", ["INS-PERIOD"]),
     ("§2.1 机构编号", "R", "missing", ["INS-ID"]),

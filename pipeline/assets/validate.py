@@ -36,7 +36,7 @@ def validated_extracts(context: dg.AssetExecutionContext, tuoyu: TuoyuResource) 
 
 
 def _file_check(kind: str) -> dg.AssetChecksDefinition:
-    # Not blocking: EXTRACTS.md §5 wants every asset brought up to date and exit 0 when rows
+    # Not blocking: extract-format.md §5 wants every asset brought up to date and exit 0 when rows
     # are quarantined, with the rest of the file's rows used (§2). A file this bad is named
     # in the run summary and in the Dagster UI, and its month's figures stand on the rows
     # that passed (docs/decisions.md).

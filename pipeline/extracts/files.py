@@ -1,4 +1,4 @@
-"""Finding extracts in the inbox and recognising their names (EXTRACTS.md §1)."""
+"""Finding extracts in the inbox and recognising their names (extract-format.md §1)."""
 
 from __future__ import annotations
 

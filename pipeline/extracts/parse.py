@@ -72,7 +72,7 @@ def to_staging(rows: pl.DataFrame, kind: str, *, sha256: str, period_file: str, 
         # Pseudonym and id problem come from one lookup per distinct number (ids.py).
         frame = pseudonymiser.identify(frame, id_col, f"{person}_pseudonym", problem=f"{person}_id_problem")
         if kind == "enrollment":
-            # Compared with the clear number here, kept only as flags (EXTRACTS.md §2.2 W rules).
+            # Compared with the clear number here, kept only as flags (extract-format.md §2.2 W rules).
             valid = pl.col(f"{person}_id_problem").is_null()
             frame = frame.with_columns(
                 pl.when(valid & pl.col("birth_date").is_not_null())

@@ -1,4 +1,4 @@
-"""Reading one extract file into a table of text cells (EXTRACTS.md §1).
+"""Reading one extract file into a table of text cells (extract-format.md §1).
 
 Every cell is read as text, NFKC-normalised and trimmed; empty means missing. The header
 row is the first of the first ten non-blank rows holding every required header (Chinese
@@ -83,7 +83,7 @@ def _match_header(cells: list[object], kind: str) -> tuple[dict[int, Column], li
 
 def _non_blank(rows: Iterable[tuple[int, list[object]]]) -> list[tuple[int, list[object]]]:
     """The first HEADER_SEARCH_ROWS rows that are not blank, with their 0-based row index:
-    blank rows are ignored anywhere (EXTRACTS.md §1), also when counting the ten rows."""
+    blank rows are ignored anywhere (extract-format.md §1), also when counting the ten rows."""
     found = []
     for index, cells in rows:
         if any(_norm(cell) for cell in cells):
@@ -377,7 +377,7 @@ def excel_general(value: float) -> str:
 
 
 def _numbers_as_excel_shows_them(reader, frame: pl.DataFrame, index: int) -> pl.DataFrame:
-    """An id number typed into a numeric cell is an Excel casualty (EXTRACTS.md §2.2): the
+    """An id number typed into a numeric cell is an Excel casualty (extract-format.md §2.2): the
     cell holds a float whose last digits are gone, and read as text it would look like an
     18-digit number (`370781202203150080`) that can even pass the check digit. Such cells
     are given the text Excel shows for them (`3.70781E+17`), so that the scientific-notation

@@ -1,4 +1,4 @@
-"""The columns of each extract kind, as EXTRACTS.md §1–2 define them.
+"""The columns of each extract kind, as extract-format.md §1–2 define them.
 
 Only the shape lives here (header, alias, type, whether personal); the row rules that
 judge the values are the suites in `expectations/`.
@@ -20,7 +20,7 @@ class Column:
 
     @property
     def required(self) -> bool:
-        # EXTRACTS.md §1: every header is required except the two name columns.
+        # extract-format.md §1: every header is required except the two name columns.
         return self.type != "name"
 
 

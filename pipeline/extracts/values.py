@@ -1,4 +1,4 @@
-"""Parsing text cells into typed values (EXTRACTS.md §1 "Value formats"), as polars
+"""Parsing text cells into typed values (extract-format.md §1 "Value formats"), as polars
 expressions over whole columns: no Python runs per row.
 
 Each parser returns NULL for an empty cell and for a cell it cannot parse; the rules

@@ -76,7 +76,7 @@ def ymd(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def age_in_months(birth_days: np.ndarray, month: int) -> np.ndarray:
-    """Age in whole months at the end of ``month`` (INDICATORS.md, "Age in months")."""
+    """Age in whole months at the end of ``month`` (indicator-handbook.md, "Age in months")."""
     end_year, end_month, end_day = ymd(np.array([month_end(month)]))
     year, mon, day = ymd(birth_days)
     return 12 * (end_year[0] - year) + (end_month[0] - mon) - (end_day[0] < day)

@@ -1,4 +1,4 @@
-"""How each rule of EXTRACTS.md §2 is broken in a month's file (``PLANTERS``).
+"""How each rule of extract-format.md §2 is broken in a month's file (``PLANTERS``).
 
 Rejected institution rows would take their children and staff down with them, so every
 institution R defect is planted on an extra row of a made-up institution ("ghost") that

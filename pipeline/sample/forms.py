@@ -1,4 +1,4 @@
-"""How a file writes its values (EXTRACTS.md §1): the forms one extract file uses, and the
+"""How a file writes its values (extract-format.md §1): the forms one extract file uses, and the
 rendering of typed columns into the text cells of that file.
 
 A ``FileForm`` fixes, for one file, its container and encoding, its name, its header

@@ -226,7 +226,7 @@ class People:
         }
 
     def required_caregivers(self, children: dict[str, np.ndarray], month: int) -> np.ndarray:
-        """⌈乳儿班/3⌉ + ⌈托小班/5⌉ + ⌈托大班/7⌉ per institution (INDICATORS.md)."""
+        """⌈乳儿班/3⌉ + ⌈托小班/5⌉ + ⌈托大班/7⌉ per institution (indicator-handbook.md)."""
         cls = class_index(age_in_months(children["birth"], month))
         by_class = np.bincount(children["inst"] * 3 + cls, minlength=self.size * 3).reshape(self.size, 3)
         return (-(-by_class // CLASS_RATIO)).sum(axis=1)

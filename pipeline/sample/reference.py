@@ -1,4 +1,4 @@
-"""The county a sample is generated for, read from a reference folder (EXTRACTS.md §3).
+"""The county a sample is generated for, read from a reference folder (extract-format.md §3).
 
 Only what the generator needs: the 镇街 with their urban/rural class and the population
 by year. The pipeline's own reference loader does the full validation; this reader stops

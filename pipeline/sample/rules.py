@@ -1,4 +1,4 @@
-"""The row rules of EXTRACTS.md §2 that the sample plants, one entry per way to break them.
+"""The row rules of extract-format.md §2 that the sample plants, one entry per way to break them.
 
 Each key is ``kind.column.case``; ``text`` is what the manifest says about a planted row.
 Whole-file events (missing month, rejected file, revision, unrecognised name) are listed

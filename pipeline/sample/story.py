@@ -1,7 +1,7 @@
 """The county's childcare story, 2021-09 onwards: which institutions exist each month.
 
 The plan is the same for every scale copy; only people, names and codes differ per copy.
-What it makes the indicators of INDICATORS.md do:
+What it makes the indicators of indicator-handbook.md do:
 
 - places per 1,000 residents climb from 1.8 (2021-09) to just above 4.5 at 2025-12, as
   new institutions open whenever places fall behind that curve; a few institutions

@@ -1,4 +1,4 @@
-"""Validation of the staged extracts against EXTRACTS.md §2 (rules in `expectations/*.json`).
+"""Validation of the staged extracts against extract-format.md §2 (rules in `expectations/*.json`).
 
     validate(con_or_path, scope=None) -> ValidationReport
     rows_to_fix(con, institution_id, period=None) -> polars.DataFrame

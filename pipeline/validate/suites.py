@@ -1,13 +1,13 @@
 """The validation suites: one Great Expectations 1.x JSON suite per staged table.
 
-`expectations/<kind>.json` is the single definition of the row rules of EXTRACTS.md §2 for
+`expectations/<kind>.json` is the single definition of the row rules of extract-format.md §2 for
 that kind. Every expectation is an `UnexpectedRowsExpectation` whose query selects
 `sha256, row_number` of the failing rows of `{batch}`; its `meta` says which rule it is:
 
     rule_id     stable id, e.g. ENR-CHILD-ID-CHECK
     severity    R (reject into audit.rejected_rows) or W (warn into audit.row_warnings)
     level       row (one finding per failing row) or file (one finding per file, row_number 0)
-    contract    the EXTRACTS.md line it enforces
+    contract    the extract-format.md line it enforces
     message_zh  what the office clerk reads: what is wrong and what to do
 
 The suite's own `meta` carries `kind`, `row_values` (the staging text columns copied into
