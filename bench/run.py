@@ -70,7 +70,7 @@ def child_env() -> dict[str, str]:
 
 def tuoyu() -> list[str]:
     script = Path(sys.executable).parent / "tuoyu"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "pipeline.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "pipeline.commands.cli"]
 
 
 def rows_read(warehouse: Path) -> int:

@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline.extracts.files import recognise
+from pipeline.ingest.extracts.files import recognise
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATOR = ROOT / "pipeline" / "sample"
@@ -50,7 +50,7 @@ def ensure_sample(cache: Path, scale: int, env: dict[str, str], log) -> Path:
     log(f"scale {scale}: sample {why}; generating (scale 50 takes about 2 minutes) …")
     partial = cache / f"scale-{scale}.partial"
     shutil.rmtree(partial, ignore_errors=True)
-    command = [sys.executable, "-m", "pipeline.cli", "sample", "--out", str(partial / "sample"),
+    command = [sys.executable, "-m", "pipeline.commands.cli", "sample", "--out", str(partial / "sample"),
                "--scale", str(scale), "--seed", str(SEED), "--start", START, "--end", END]
     partial.mkdir(parents=True)
     with open(partial / "generate.log", "wb") as output:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.staging import create_tables
+from pipeline.warehouse.schema import create_tables
 
 _AREAS = """
 create or replace table reference.areas as

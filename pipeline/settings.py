@@ -10,6 +10,12 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+# The project's own files beside the package (it is installed in place, uv's default).
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+SQL_DIR = PROJECT_DIR / "sql"
+EXPECTATIONS_DIR = PROJECT_DIR / "expectations"
+REPORT_TEMPLATE = PROJECT_DIR / "reports" / "template.typ"
+
 # The published demo key: anyone can recompute demo pseudonyms, so it is only ever used
 # when demo/test mode is named explicitly (TUOYU_DEMO=1 or `tuoyu demo`).
 DEMO_KEY = "tuoyu-demo-key-published-not-secret"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.extracts.ids import id_check_char
+from pipeline.ingest.extracts.ids import id_check_char
 
 INSTITUTION_HEADER = ["统计月份", "机构编号", "机构名称", "统一社会信用代码", "所在镇街代码", "机构类型", "是否普惠",
                       "是否示范", "示范认定日期", "登记日期", "备案状态", "备案日期", "核定托位数", "视频监控全覆盖",

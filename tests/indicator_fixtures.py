@@ -20,7 +20,7 @@ from typing import Any
 
 import duckdb
 
-from pipeline.indicators import MODELS, build_marts
+from pipeline.marts.build import MODELS, build_marts
 
 COUNTY = "990000"
 TOWN_A = "990001"  # 甲街道, 城镇

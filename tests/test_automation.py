@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
-from pipeline import automation
-from pipeline.definitions import defs
+from pipeline import period
+from pipeline.orchestration import automation
+from pipeline.orchestration.definitions import defs
 from pipeline.settings import ConfigError
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -77,8 +78,8 @@ def test_a_bad_schedule_cron_is_a_clear_configuration_error(monkeypatch):
 
 
 def test_previous_month_wraps_the_year():
-    assert automation.previous_month(datetime(2024, 1, 5, 8)) == "2023-12"
-    assert automation.previous_month(datetime(2024, 12, 5, 8)) == "2024-11"
+    assert period.previous_month(datetime(2024, 1, 5, 8)) == "2023-12"
+    assert period.previous_month(datetime(2024, 12, 5, 8)) == "2024-11"
 
 
 # ---------------------------------------------------------------- sensor
@@ -243,7 +244,7 @@ def test_every_partitioned_asset_has_a_job():
 
 
 def test_dagster_home_runs_one_run_at_a_time(tmp_path):
-    from pipeline.ops import prepare_dagster_home
+    from pipeline.warehouse.lock import prepare_dagster_home
 
     home = prepare_dagster_home(tmp_path / "dagster_home")
     instance = dg.DagsterInstance.from_config(str(home))

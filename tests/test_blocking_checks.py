@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import duckdb
 
-from pipeline.console_log import explained_by_summary
-from pipeline.runner import run_pipeline
+from pipeline.orchestration.console_log import explained_by_summary
+from pipeline.commands.run import run_pipeline
 from pipeline.settings import Settings
 from tests.conftest import CONFORMANCE
 from pipeline.report.data import untrusted_kinds_of

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import cli
-from pipeline.ops import run_lock
-from pipeline.progress import Progress, display_width, fit
+from pipeline.commands import cli
+from pipeline.warehouse.lock import run_lock
+from pipeline.commands.progress import Progress, display_width, fit
 from pipeline.reference import default_reference_folder
 from tests.conftest import REPO
 
@@ -267,7 +267,7 @@ def test_log_lines_written_while_the_bar_is_shown_go_above_it(monkeypatch):
 def test_sample_shows_one_line_per_month_without_a_terminal(tmp_path):
     out = tmp_path / "inbox"
     result = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "sample", "--out", str(out), "--start", "2023-01", "--end", "2023-02"],
+        [sys.executable, "-m", "pipeline.commands.cli", "sample", "--out", str(out), "--start", "2023-01", "--end", "2023-02"],
         capture_output=True, text=True, timeout=120, cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr

@@ -1,7 +1,7 @@
 """One writer at a time: two `tuoyu run` at once, a run that gives up at once, a killed run's
 lock, and an analyst's connection on the published copy held open while runs crash and complete.
 
-The runs are real processes (`python -m pipeline.cli run`) on a three-month sample inbox in
+The runs are real processes (`python -m pipeline.commands.cli run`) on a three-month sample inbox in
 demo mode. A run takes 15–30 s here, so the runs are shared by module-scoped fixtures:
 `single_run` (one run, with a second one refused meanwhile) and `two_runs` (two started
 together), and the analyst test adds one more month to `two_runs`' warehouse.
@@ -23,9 +23,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.extracts.files import recognise
-from pipeline.ops import RunInProgress, lock_path, run_lock
-from pipeline.publish import published_database
+from pipeline.ingest.extracts.files import recognise
+from pipeline.warehouse.lock import RunInProgress, lock_path, run_lock
+from pipeline.analysts.publish import published_database
 from pipeline.reference import default_reference_folder
 from pipeline.sample import generate_test_sample
 
@@ -60,7 +60,7 @@ def _workspace(base: Path, sample: Path) -> dict[str, str]:
 
 def _start(env: dict[str, str], **extra: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "run"], env={**env, **extra},
+        [sys.executable, "-m", "pipeline.commands.cli", "run"], env={**env, **extra},
         cwd=Path(env["TUOYU_INBOX"]).parent,  # no .env of the working copy
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -284,7 +284,7 @@ def test_an_analyst_connection_held_open_while_runs_crash_and_complete(two_runs,
 HOLD_THE_LOCK = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from pipeline.ops import run_lock
+    from pipeline.warehouse.lock import run_lock
     with run_lock(Path(sys.argv[1]), 0):
         print("locked", flush=True)
         time.sleep(120)

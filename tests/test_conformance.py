@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import csv
 import math
-from pathlib import Path
 
 import duckdb
 import pytest
 
-from pipeline.runner import run_pipeline
+from pipeline.commands.run import run_pipeline
 from pipeline.settings import Settings
 from tests.conftest import CONFORMANCE, find_secrets, scan_tables
 from tests.personal_data import clear_identifiers

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import zipfile
-from pathlib import Path
 
 import pytest
 
-from pipeline.extracts.read import FileRejected, excel_general, may_hold_large_numbers, read_extract
+from pipeline.ingest.extracts.read import FileRejected, read_extract
+from pipeline.ingest.extracts.xlsx_reader import excel_general, may_hold_large_numbers
 from tests.extract_fixtures import (ENROLLMENT_HEADER, INSTITUTION_HEADER, child_row, institution_row,
                                     write_csv, write_xlsx)
 
@@ -234,7 +234,7 @@ def test_corrupt_xlsx_is_rejected(tmp_path):
 
 
 def test_zip_bomb_refused_by_declared_size(tmp_path, monkeypatch):
-    import pipeline.extracts.read as read_module
+    import pipeline.ingest.extracts.xlsx_reader as read_module
 
     path = write_xlsx(tmp_path / "托育机构_2023-06.xlsx", INSTITUTION_HEADER, [institution_row()])
     declared = sum(i.file_size for i in zipfile.ZipFile(path).infolist())

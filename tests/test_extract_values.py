@@ -7,9 +7,9 @@ from datetime import date
 import polars as pl
 import pytest
 
-from pipeline.extracts import values
-from pipeline.extracts.files import parse_month as parse_month_name
-from pipeline.extracts.files import recognise
+from pipeline.ingest.extracts import values
+from pipeline.ingest.extracts.files import parse_month as parse_month_name
+from pipeline.ingest.extracts.files import recognise
 
 
 def _apply(expr_fn, cells):

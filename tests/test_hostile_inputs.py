@@ -46,9 +46,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.extracts.files import discover
-from pipeline.extracts.read import MAX_CSV_BYTES, FileRejected, read_extract
-from pipeline.ingest import InboxMissing, ingest_inbox
+from pipeline.ingest.extracts.files import discover
+from pipeline.ingest.extracts.csv_reader import MAX_CSV_BYTES
+from pipeline.ingest.extracts.read import FileRejected, read_extract
+from pipeline.ingest.load import InboxMissing, ingest_inbox
 from tests.conftest import TEST_KEY
 from tests.extract_fixtures import (
     ENROLLMENT_HEADER,
@@ -211,7 +212,7 @@ def test_nothing_else_is_lost(corpus_run):
 
 
 def test_the_clerk_sees_each_problem_in_status(corpus_run, capsys):
-    from pipeline.status import status_command
+    from pipeline.commands.status import status_command
 
     root = corpus_run[0]
     status_command(root / "out" / "warehouse" / "warehouse.duckdb", through="2023-06")
@@ -227,7 +228,7 @@ def test_formula_cells_are_text_and_neutralised_in_every_export(corpus_run, tmp_
     spreadsheet runs it (OWASP CSV injection)."""
     import openpyxl
 
-    from pipeline.sqlquery import sql_command
+    from pipeline.analysts.query import sql_command
 
     root = corpus_run[0]
     con = duckdb.connect(str(root / "out" / "warehouse" / "warehouse.duckdb"), read_only=True)
@@ -356,7 +357,7 @@ def test_an_inbox_that_disappears_while_loading(tmp_path, monkeypatch):
     what was staged is whole (each file in its own transaction) and still queued for
     validation, nothing is recorded against the files not read (a `file_rejected` would
     keep them from ever loading), and once the inbox is back every file loads."""
-    import pipeline.ingest as ingest
+    import pipeline.ingest.load as ingest
 
     inbox = tmp_path / "inbox"
     _small_inbox(inbox)
@@ -389,7 +390,7 @@ def test_an_inbox_that_disappears_while_loading(tmp_path, monkeypatch):
 
 
 def test_an_inbox_that_disappears_says_so(tmp_path, monkeypatch):
-    import pipeline.ingest as ingest
+    import pipeline.ingest.load as ingest
 
     inbox = tmp_path / "inbox"
     _small_inbox(inbox)

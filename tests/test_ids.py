@@ -9,7 +9,7 @@ import hmac
 import polars as pl
 import pytest
 
-from pipeline.extracts.ids import (Pseudonymiser, credit_code_is_valid, credit_code_valid, id_is_valid,
+from pipeline.ingest.extracts.ids import (Pseudonymiser, credit_code_is_valid, credit_code_valid, id_is_valid,
                                    id_problem)
 
 ID_VALID = "11010519491231002X"       # the standard's own example

@@ -1,7 +1,7 @@
 """The per-month marts rebuilt incrementally equal the marts rebuilt from scratch.
 
 The pipeline builds the per-month tables (`incremental_by: period`) only for the months
-whose inputs changed (pipeline/incremental.py). After every step of a county's history —
+whose inputs changed (pipeline/marts/incremental.py). After every step of a county's history —
 a first delivery, the following months, a revised old month, changed reference data —
 the tables the pipeline left must hold exactly what a full rebuild of the same warehouse
 gives, and each step must have rebuilt only the months it should have.
@@ -14,9 +14,10 @@ import shutil
 import duckdb
 import pytest
 
-from pipeline import incremental, indicators, sqlmodels
-from pipeline.extracts.read import decode_csv
-from pipeline.runner import run_pipeline
+from pipeline.marts import build as indicators, incremental
+from pipeline.warehouse import sql_models as sqlmodels
+from pipeline.ingest.extracts.csv_reader import decode_csv
+from pipeline.commands.run import run_pipeline
 from pipeline.settings import Settings
 from tests.conftest import CONFORMANCE
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import indicators
+from pipeline.marts import build as indicators
 from pipeline.reference import default_applies_to
 from tests.indicator_fixtures import COUNTY, TOWN_A, TOWN_B, TOWN_C, Warehouse, main_warehouse
 

@@ -8,9 +8,8 @@ import os
 import stat
 from pathlib import Path
 
-import pytest
 
-from pipeline.ingest import ingest_inbox, pending_scope
+from pipeline.ingest.load import ingest_inbox, pending_scope
 from tests.conftest import CONFORMANCE, TEST_KEY, scan_tables
 from tests.extract_fixtures import (ENROLLMENT_HEADER, INSTITUTION_HEADER, child_row, institution_row, make_id,
                                     write_csv)

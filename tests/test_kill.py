@@ -79,7 +79,7 @@ def hook(event, args):
         die()
 
 sys.addaudithook(hook)
-from pipeline.cli import main
+from pipeline.commands.cli import main
 sys.exit(main(["run"]))
 """
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipeline.extracts.ids import Pseudonymiser
-from pipeline.extracts.parse import to_staging
-from pipeline.extracts.spec import COLUMNS
+from pipeline.ingest.extracts.ids import Pseudonymiser
+from pipeline.ingest.extracts.parse import to_staging
+from pipeline.ingest.extracts.spec import COLUMNS
 
 NAMES = [c.name for c in COLUMNS["institutions"] if c.type != "name"]
 BASE = {

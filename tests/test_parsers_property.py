@@ -1,6 +1,6 @@
 """Property tests over the parsers: any input either loads or is rejected with a reason.
 
-The value parsers (pipeline/extracts/values.py, ids.py) run as polars expressions over
+The value parsers (pipeline/ingest/extracts/values.py, ids.py) run as polars expressions over
 whole columns: for any column of text they return one value or NULL per cell and never
 raise. `to_staging` (all of them, plus pseudonyms) never raises on any text table.
 `read_extract` on any bytes under either extension returns a table or raises
@@ -23,12 +23,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from pipeline.extracts import values
-from pipeline.extracts.files import recognise
-from pipeline.extracts.ids import Pseudonymiser, credit_code_valid, id_check_char, id_problem
-from pipeline.extracts.parse import to_staging
-from pipeline.extracts.read import FileRejected, RawTable, read_extract
-from pipeline.extracts.spec import COLUMNS
+from pipeline.ingest.extracts import values
+from pipeline.ingest.extracts.files import recognise
+from pipeline.ingest.extracts.ids import Pseudonymiser, credit_code_valid, id_check_char, id_problem
+from pipeline.ingest.extracts.parse import to_staging
+from pipeline.ingest.extracts.read import FileRejected, RawTable, read_extract
+from pipeline.ingest.extracts.spec import COLUMNS
 from tests.extract_fixtures import ENROLLMENT_HEADER, INSTITUTION_HEADER, STAFFING_HEADER
 
 # 150 examples each in CI (seconds); HYPOTHESIS_EXAMPLES=5000 for a deeper search by hand.

@@ -12,8 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline import publish as publish_module
-from pipeline.publish import DATABASE_NAME, publish, version_folders
+from pipeline.analysts import publish as publish_module
+from pipeline.analysts.publish import DATABASE_NAME, publish, version_folders
 
 # An analyst's session in another process: open the published database read-only, print
 # marts.t's value, then print it again for every line read from stdin.

@@ -26,7 +26,7 @@ import duckdb
 import pytest
 
 from pipeline.reference import default_reference_folder
-from pipeline.runner import run_pipeline
+from pipeline.commands.run import run_pipeline
 from pipeline.sample import SampleManifest, generate_test_sample
 from pipeline.sample.rules import RULES
 from pipeline.settings import Settings

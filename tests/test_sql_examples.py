@@ -1,6 +1,6 @@
 """Every query of sql/examples runs on a published copy and answers its question.
 
-The published copy is made by `pipeline.publish.publish` from a fake warehouse: the
+The published copy is made by `pipeline.analysts.publish.publish` from a fake warehouse: the
 inputs the marts read (staging, audit, reference) are filled by hand, and the marts
 themselves are built by the project's own SQL models, so the examples meet the real
 marts schemas. The fake county (样板县) and what is planted in it:
@@ -32,12 +32,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline import sqlmodels
-from pipeline.indicators import build_marts
-from pipeline.publish import publish
-from pipeline.sqlquery import EXAMPLES_DIR, list_examples, run_sql
-from pipeline.staging import create_tables
-from pipeline.status import record_run
+from pipeline.warehouse import sql_models as sqlmodels
+from pipeline.marts.build import build_marts
+from pipeline.analysts.publish import publish
+from pipeline.analysts.examples import EXAMPLES_DIR, list_examples
+from pipeline.analysts.query import run_sql
+from pipeline.warehouse.schema import create_tables
+from pipeline.commands.status import record_run
 
 REAL_WAREHOUSE = os.environ.get("TUOYU_EXAMPLES_WAREHOUSE")
 

@@ -11,10 +11,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.publish import publish
-from pipeline.sqlquery import display_width, open_published
-from pipeline.staging import create_tables
-from pipeline.status import (ALL_ROWS_REJECTED, LOADED, MISSING, REJECTED, format_status, record_run,
+from pipeline.analysts.publish import publish
+from pipeline.analysts.export import display_width
+from pipeline.analysts.query import open_published
+from pipeline.warehouse.schema import create_tables
+from pipeline.commands.status import (ALL_ROWS_REJECTED, LOADED, MISSING, REJECTED, format_status, record_run,
                              status, status_command)
 
 # (file_path, kind, period, sha256, rows_read, rows_accepted, rows_rejected, status, loaded_at day-hour)

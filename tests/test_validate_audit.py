@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from pipeline.sqlmodels import SQL_DIR, load_model, run_model
+from pipeline.warehouse.sql_models import SQL_DIR, load_model, run_model
 from pipeline.validate import rows_to_fix, validate
 from tests.validate_fixtures import (
     PERIOD,

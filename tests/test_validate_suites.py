@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.sqlmodels import run_models
-from pipeline.staging import KINDS
+from pipeline.warehouse.sql_models import run_models
+from pipeline.warehouse.schema import KINDS
 from pipeline.validate.batch import batch_relation, create_batch_views
 from pipeline.validate.suites import (
     GX_SEVERITY,

@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from pipeline.staging import create_tables
+from pipeline.warehouse.schema import create_tables
 
 PERIOD = "2023-06"
 

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from pipeline.report.formatting import fmt_target, fmt_value, month_label, months_between
+from pipeline.period import month_label, months_between
+from pipeline.report.formatting import fmt_target, fmt_value
 from pipeline.report.style import (ACCENT, GRID, INK, MUTED, SERIES, TARGET, chart_style,
                                    new_figure)
 

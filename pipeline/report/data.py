@@ -17,9 +17,9 @@ from typing import Any
 
 import duckdb
 
-from pipeline.report.formatting import month_end, months_between, shift_month
-from pipeline.sqlmodels import quote_ident
-from pipeline.warehouse import table_exists
+from pipeline.period import month_end, months_between, shift_month
+from pipeline.warehouse.sql_models import quote_ident
+from pipeline.warehouse.connection import table_exists
 
 QUALITY_MONTHS = 12
 
@@ -300,7 +300,7 @@ def untrusted_kinds_of(con, period: str) -> list[str]:
     """The kinds whose file of `period` has most of its rows rejected (pipeline/validate/trust.py)."""
     if not (table_exists(con, "audit", "load_log") and table_exists(con, "audit", "rejected_rows")):
         return []
-    from pipeline.staging import KINDS
+    from pipeline.warehouse.schema import KINDS
     from pipeline.validate.trust import file_trust
 
     return [kind for kind in KINDS if any(not t.trusted for t in file_trust(con, kind, period))]

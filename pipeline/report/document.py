@@ -15,7 +15,8 @@ from matplotlib.figure import Figure
 
 from pipeline.report import charts
 from pipeline.report.data import ReportData
-from pipeline.report.formatting import DASH, date_label, fmt_target, fmt_value, month_label, rounded
+from pipeline.period import month_label
+from pipeline.report.formatting import DASH, date_label, fmt_target, fmt_value, rounded
 from pipeline.report.summary import Summary, value_with_unit, write_summary
 from pipeline.report.tables import (Table, area_tables, definitions_table, files_table,
                                     measures_table, mix_table, name_with_unit,

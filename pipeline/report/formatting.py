@@ -1,4 +1,4 @@
-"""How figures, months and statuses are written in the report.
+"""How figures, dates and statuses are written in the report.
 
 The indicator handbook's rounding rule lives here and nowhere else: counts as integers,
 per-1,000 figures to 2 decimals, percentages to 1 decimal (the catalog's `decimals`),
@@ -77,29 +77,5 @@ def fmt_target(target: float | None, comparison: str | None, unit: str = "") -> 
     return f"{sign}{text}{unit}"
 
 
-def month_label(period: str) -> str:
-    """'2024-03' → '2024年3月'."""
-    return f"{int(period[:4])}年{int(period[5:7])}月"
-
-
 def date_label(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
-
-
-def shift_month(period: str, months: int) -> str:
-    index = int(period[:4]) * 12 + int(period[5:7]) - 1 + months
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def month_end(period: str) -> date:
-    nxt = shift_month(period, 1)
-    return date.fromordinal(date(int(nxt[:4]), int(nxt[5:7]), 1).toordinal() - 1)
-
-
-def months_between(first: str, last: str) -> list[str]:
-    out = []
-    current = first
-    while current <= last:
-        out.append(current)
-        current = shift_month(current, 1)
-    return out

@@ -33,14 +33,15 @@ import typst
 
 from pipeline.report.data import latest_period, load_report_data, record_published
 from pipeline.report.document import Document, build_document
-from pipeline.report.formatting import STATUS_ORDER, STATUS_ZH, month_end
+from pipeline.period import month_end
+from pipeline.report.formatting import STATUS_ORDER, STATUS_ZH
 from pipeline.report.style import STATUS_COLOURS, figure_bytes, font_dir
 from pipeline.report.tables import Table
 from pipeline.report.workbook import build_workbook
+from pipeline.settings import REPORT_TEMPLATE as TEMPLATE
 
 log = logging.getLogger(__name__)
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "reports" / "template.typ"
 CARD_PPI = 216  # 360 × 640 pt page → 1080 × 1920 px
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipeline.extracts.spec import KIND_LABEL_ZH
+from pipeline.ingest.extracts.spec import KIND_LABEL_ZH
 from pipeline.report.data import Indicator, ReportData
-from pipeline.report.formatting import (BEHIND_STATUSES, STATUS_ORDER, STATUS_ZH, fmt_target,
-                                        fmt_value, month_label, shift_month)
+from pipeline.period import month_label, shift_month
+from pipeline.report.formatting import BEHIND_STATUSES, STATUS_ORDER, STATUS_ZH, fmt_target, fmt_value
 
 MAX_NAMED = 6
 

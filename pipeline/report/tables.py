@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.report.data import Indicator, ReportData
-from pipeline.report.formatting import (DASH, DASH_NOTE, KIND_ZH, STATUS_ZH, fmt_change,
-                                        fmt_target, fmt_value, month_label, rounded,
-                                        shift_month)
+from pipeline.period import month_label, shift_month
+from pipeline.report.formatting import (DASH, DASH_NOTE, KIND_ZH, STATUS_ZH, fmt_change, fmt_target, fmt_value,
+                                        rounded)
 
 MAX_AREA_COLUMNS = 6
 MAX_REVISIONS_SHOWN = 40

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 import duckdb
 
-from pipeline.sqlmodels import quote_ident
+from pipeline.warehouse.sql_models import quote_ident
 from pipeline.validate.suites import Suite
 
 SCHEMA = "validation"

@@ -22,13 +22,13 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.sqlmodels import run_models
+from pipeline.warehouse.sql_models import run_models
 from pipeline.validate.batch import clear_scope, create_batch_views, set_scope
 from pipeline.validate.findings import write_findings
 from pipeline.validate.gx_session import GxError, GxOutcome, GxSession
 from pipeline.validate.report import ValidationReport, build_report
 from pipeline.validate.suites import SUITES_DIR, VALIDATION_ORDER, load_suites
-from pipeline.warehouse import connect
+from pipeline.warehouse.connection import connect
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def _connection(con_or_path: duckdb.DuckDBPyConnection | str | Path) -> Iterator
     if isinstance(con_or_path, duckdb.DuckDBPyConnection):
         yield con_or_path
         return
-    con = connect(Path(con_or_path))  # the warehouse's own settings (pipeline/warehouse.py)
+    con = connect(Path(con_or_path))  # the warehouse's own settings (pipeline/warehouse/connection.py)
     try:
         yield con
     finally:

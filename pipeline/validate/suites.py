@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.staging import KINDS
+from pipeline.warehouse.schema import KINDS
 
-SUITES_DIR = Path(__file__).resolve().parents[2] / "expectations"
+from pipeline.settings import EXPECTATIONS_DIR as SUITES_DIR
 
 # Institutions first: enrollment and staffing rows need an accepted institution of the same month.
 VALIDATION_ORDER = ("institutions", "enrollment", "staffing")

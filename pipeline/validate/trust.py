@@ -4,7 +4,7 @@ their rows rejected for defects of their own (docs/decisions.md).
 Rows rejected only by a rule in the suite's `blocking_excludes_rules` (an enrollment or
 staff row whose institution was not accepted that month) are not the file's own defect:
 the month then lacks institutions, which is "no data", not distrust. The Dagster asset
-check (pipeline/assets/validate.py) and the report's summary both read this.
+check (pipeline/orchestration/assets/validate.py) and the report's summary both read this.
 """
 
 from __future__ import annotations

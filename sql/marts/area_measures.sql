@@ -15,7 +15,7 @@ with calendar as (
     select period, month_end, has_institutions, has_enrollment, has_staffing
     from marts.month_calendar
     where (getvariable('tuoyu_build_periods') is null  -- the months being (re)built: all,
-           or list_contains(getvariable('tuoyu_build_periods'), period))  -- or those pipeline/incremental.py names
+           or list_contains(getvariable('tuoyu_build_periods'), period))  -- or those pipeline/marts/incremental.py names
 
 ),
 

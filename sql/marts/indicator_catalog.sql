@@ -2,7 +2,7 @@
 -- materialized: table
 -- depends_on: reference.targets, reference.measures
 --
--- What each indicator is, from pipeline/catalog.csv (the handbook's list: name, unit,
+-- What each indicator is, from pipeline/marts/catalog.csv (the handbook's list: name, unit,
 -- levels, kind, decimals, definition, clause), with its target from reference.targets.
 -- The lead unit is the target's; for an indicator without a target, the first unit of
 -- the measure its clause names.

@@ -13,7 +13,7 @@ with calendar as (
     from marts.month_calendar
     where has_institutions
       and (getvariable('tuoyu_build_periods') is null  -- the months being (re)built: all,
-           or list_contains(getvariable('tuoyu_build_periods'), period))  -- or those pipeline/incremental.py names
+           or list_contains(getvariable('tuoyu_build_periods'), period))  -- or those pipeline/marts/incremental.py names
 
 ),
 

@@ -1,0 +1,254 @@
+"""The published copy: what analysts open, so that they never hold the warehouse's lock.
+
+The warehouse is one DuckDB file with one writer; an analyst who opens it (even read-only)
+blocks the next run, and the run blocks the analyst (STACK-NOTES.md). So after every
+successful run the tables and views of `marts`, `audit` and `reference` are published as:
+
+    <warehouse dir>/published/
+        tuoyu.duckdb                         views only: marts.x = read_parquet('…/vN/marts.x.parquet')
+        v20261105T000312123456Z/             one folder per publication (UTC time)
+            marts.indicator_values.parquet   one Parquet file per table or view
+            audit.load_log.parquet
+            …
+
+Nothing an analyst can open is ever half-written, and nothing they hold open is ever
+written to:
+
+1. the Parquet files are written into a hidden `.incoming-<version>` folder, synced, and
+   the folder renamed to `<version>` (a rename is atomic);
+2. a new view database is written under a hidden temporary name and swapped in with
+   `os.replace` (atomic): a new connection sees the whole new version;
+3. an analyst still connected to the previous `tuoyu.duckdb` keeps the old file (the
+   replaced name, not the bytes, is gone) and its views keep reading the previous
+   version folder, which is kept: the newest two versions are kept, older ones removed.
+
+`staging`, `core` (row-level data) and `audit.pending_validation` (the runner's work
+queue) are never published. The view database is written in the storage format of
+DuckDB 1.0 (`v1.0.0`), which every 1.x client opens (duckdb CLI 1.5.x, DBeaver's
+driver). The views use absolute paths, so the file opens from any working directory.
+Files are made read-only (0444): a client that tries to open the database for writing
+is refused instead of leaving a write-ahead log beside a file that is replaced later.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from pipeline.warehouse.sql_models import quote_ident
+
+log = logging.getLogger(__name__)
+
+PUBLISHED_SCHEMAS = ("marts", "audit", "reference")
+NOT_PUBLISHED = frozenset({("audit", "pending_validation")})
+DATABASE_NAME = "tuoyu.duckdb"
+KEEP_VERSIONS = 2
+# The oldest storage format DuckDB 1.x still writes: opens in every 1.x and 2.x client.
+STORAGE_COMPATIBILITY = "v1.0.0"
+
+_VERSION_NAME = re.compile(r"^v\d{8}T\d{12}Z(-\d+)?$")
+_INCOMING_DIR = ".incoming-"
+_INCOMING_DB = ".incoming-database-"
+# Names become file names: only plain identifiers are published.
+_PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class PublishedRelation:
+    """One table or view of the warehouse and the Parquet file it is published as."""
+
+    schema: str
+    name: str
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.schema}.{self.name}.parquet"
+
+    @property
+    def qualified(self) -> str:
+        return f"{quote_ident(self.schema)}.{quote_ident(self.name)}"
+
+
+def published_folder(warehouse_path: Path) -> Path:
+    """Where the published copy of this warehouse lives: `<warehouse dir>/published`."""
+    return Path(warehouse_path).parent / "published"
+
+
+def published_database(warehouse_path: Path) -> Path:
+    """The view database analysts open: `<warehouse dir>/published/tuoyu.duckdb`."""
+    return published_folder(warehouse_path) / DATABASE_NAME
+
+
+def sql_string(value: str | Path) -> str:
+    """A SQL string literal (for file paths in COPY and read_parquet, which take no parameters)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def published_relations(con: duckdb.DuckDBPyConnection) -> list[PublishedRelation]:
+    """The warehouse's tables and views that are published, ordered by schema and name."""
+    rows = con.execute(
+        """
+        select table_schema, table_name
+        from information_schema.tables
+        where table_catalog = current_database()
+          and table_schema in (select unnest($schemas))
+        order by table_schema, table_name
+        """,
+        {"schemas": list(PUBLISHED_SCHEMAS)},
+    ).fetchall()
+    relations = []
+    for schema, name in rows:
+        if (schema, name) in NOT_PUBLISHED:
+            continue
+        if not _PLAIN_NAME.match(name):
+            raise ValueError(f"cannot publish {schema}.{name!r}: table names must be plain identifiers")
+        relations.append(PublishedRelation(schema, name))
+    return relations
+
+
+def publish(con: duckdb.DuckDBPyConnection, warehouse_path: Path, *,
+            folder: Path | None = None, now: datetime | None = None) -> Path:
+    """Publish the warehouse open on `con` as a new version; return the view database's path.
+
+    `folder` defaults to `<warehouse dir>/published`; `now` (UTC) names the version.
+    Call it after a successful run, on the run's own connection (the one writer).
+    """
+    folder = Path(folder if folder is not None else published_folder(warehouse_path)).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_incomplete(folder)
+    relations = published_relations(con)
+    version = _new_version_name(folder, now or datetime.now(UTC))
+    version_dir = folder / version
+
+    incoming = folder / f"{_INCOMING_DIR}{version}"
+    incoming.mkdir()
+    try:
+        _write_parquet(con, relations, incoming)
+        os.rename(incoming, version_dir)
+        _fsync_dir(folder)
+    except BaseException:
+        shutil.rmtree(incoming, ignore_errors=True)
+        raise
+
+    database = folder / DATABASE_NAME
+    incoming_db = folder / f"{_INCOMING_DB}{version}.duckdb"
+    try:
+        _write_view_database(incoming_db, version_dir, relations)
+        os.chmod(incoming_db, 0o444)
+        _fsync_file(incoming_db)
+        os.replace(incoming_db, database)
+        _fsync_dir(folder)
+    except BaseException:
+        _remove_database_files(incoming_db)
+        shutil.rmtree(version_dir, ignore_errors=True)
+        raise
+
+    removed = prune_versions(folder, keep=version)
+    log.info("published %d tables and views as %s (removed %s)", len(relations), version_dir,
+             ", ".join(removed) or "nothing")
+    return database
+
+
+def _new_version_name(folder: Path, now: datetime) -> str:
+    """`v<UTC time to the microsecond>Z`; a suffix when that name exists already."""
+    base = "v" + now.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    name, n = base, 1
+    while (folder / name).exists() or (folder / f"{_INCOMING_DIR}{name}").exists():
+        name, n = f"{base}-{n}", n + 1
+    return name
+
+
+def _write_parquet(con: duckdb.DuckDBPyConnection, relations: list[PublishedRelation], into: Path) -> None:
+    # One transaction: every file shows the warehouse at the same moment.
+    con.execute("begin transaction")
+    try:
+        for rel in relations:
+            target = into / rel.file_name
+            con.execute(f"copy (select * from {rel.qualified}) to {sql_string(target)} (format parquet)")
+            os.chmod(target, 0o444)
+            _fsync_file(target)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def _write_view_database(path: Path, version_dir: Path, relations: list[PublishedRelation]) -> None:
+    db = duckdb.connect(str(path), config={"storage_compatibility_version": STORAGE_COMPATIBILITY})
+    try:
+        for schema in PUBLISHED_SCHEMAS:
+            db.execute(f"create schema if not exists {quote_ident(schema)}")
+        for rel in relations:
+            source = sql_string(version_dir / rel.file_name)
+            db.execute(f"create view {rel.qualified} as select * from read_parquet({source})")
+        db.execute("checkpoint")
+    finally:
+        db.close()
+    wal = path.with_name(path.name + ".wal")
+    if wal.exists():  # a closed database has checkpointed its log; if not, do not publish it
+        raise RuntimeError(f"{path} left a write-ahead log behind; not published")
+
+
+def version_folders(folder: Path) -> list[Path]:
+    """The complete version folders, oldest first."""
+    if not folder.is_dir():
+        return []
+    return sorted((p for p in folder.iterdir() if p.is_dir() and _VERSION_NAME.match(p.name)),
+                  key=lambda p: p.name)
+
+
+def prune_versions(folder: Path, *, keep: str) -> list[str]:
+    """Remove old version folders: keep `keep` (the one just published) and the newest other one."""
+    others = [p for p in version_folders(folder) if p.name != keep]
+    removed = []
+    for old in others[: max(0, len(others) - (KEEP_VERSIONS - 1))]:
+        shutil.rmtree(old)
+        removed.append(old.name)
+    return removed
+
+
+def remove_incomplete(folder: Path) -> list[str]:
+    """Remove what an interrupted publication left (hidden incoming folders and databases)."""
+    removed = []
+    for path in folder.iterdir():
+        if path.name.startswith(_INCOMING_DIR) and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+        elif path.name.startswith(_INCOMING_DB) and path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    return removed
+
+
+def _remove_database_files(path: Path) -> None:
+    for p in (path, path.with_name(path.name + ".wal")):
+        p.unlink(missing_ok=True)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    # Makes a rename durable; not every platform can open a directory.
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

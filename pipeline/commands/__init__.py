@@ -1,0 +1,1 @@
+"""The `tuoyu` console command: run, status, fix, report, sql, sample, demo, dev."""

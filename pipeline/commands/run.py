@@ -1,0 +1,336 @@
+"""`tuoyu run`: preflight checks with clear messages, then the Dagster job in-process,
+holding the run lock (`pipeline.warehouse.lock.run_lock`) from start to end; progress from the run's
+events; a summary of what this run did."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pipeline.warehouse.lock import RunInProgress, lock_wait_seconds, run_lock
+from pipeline.orchestration.resources import LOCK_HELD_ENV
+from pipeline.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from pipeline.commands.progress import Progress
+
+log = logging.getLogger(__name__)
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+JOB_NAME = "tuoyu_pipeline"
+
+# exit codes of `tuoyu run`
+EXIT_OK, EXIT_FAILED, EXIT_CANNOT_RUN = 0, 1, 2
+
+
+@dataclass
+class RunOutcome:
+    success: bool
+    lines: list[str] = field(default_factory=list)
+    exit_code: int | None = None  # None: 0 on success, EXIT_FAILED otherwise
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    @property
+    def code(self) -> int:
+        if self.exit_code is not None:
+            return self.exit_code
+        return EXIT_OK if self.success else EXIT_FAILED
+
+
+def cannot_run(message: str) -> RunOutcome:
+    """The run did not start: bad configuration or reference data, or the warehouse is busy."""
+    return RunOutcome(False, [f"无法运行 Cannot run: {message}"], EXIT_CANNOT_RUN)
+
+
+def export_settings(settings: Settings) -> None:
+    """The Dagster resource reads the environment: make it say what these settings say."""
+    os.environ["TUOYU_INBOX"] = str(settings.inbox)
+    os.environ["TUOYU_WAREHOUSE"] = str(settings.warehouse)
+    os.environ["TUOYU_REPORTS"] = str(settings.reports)
+    if settings.reference is not None:
+        os.environ["TUOYU_REFERENCE"] = str(settings.reference)
+    if settings.demo:
+        os.environ["TUOYU_DEMO"] = "1"
+
+
+def log_level(env: dict[str, str] | None = None) -> str:
+    """TUOYU_LOG_LEVEL: the level of Dagster's console log during `tuoyu run` (default WARNING)."""
+    raw = (env if env is not None else os.environ).get("TUOYU_LOG_LEVEL", "").strip().upper() or "WARNING"
+    if raw == "WARN":
+        raw = "WARNING"
+    if raw not in LOG_LEVELS:
+        raise ConfigError(f"TUOYU_LOG_LEVEL 应为 {'/'.join(LOG_LEVELS)} 之一，现为 {raw!r}。"
+                          f" TUOYU_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}.")
+    return raw
+
+
+def preflight(settings: Settings) -> None:
+    """Stop before anything is written when the run cannot complete."""
+    from pipeline.reference import load_reference
+    from pipeline.warehouse.connection import connect
+
+    settings.key()  # ConfigError without a key outside demo mode
+    log_level()
+    load_reference(settings.reference)  # ReferenceDataError names file and line
+    if not settings.inbox.is_dir():
+        raise ConfigError(f"收件箱文件夹不存在：{settings.inbox}。请检查 TUOYU_INBOX。Inbox folder not found.")
+    connect(settings.warehouse).close()  # WarehouseLocked when another process holds it
+
+
+# ---------------------------------------------------------------- the run
+
+
+def run_pipeline(settings: Settings, wait_seconds: float | None = None, *,
+                 progress: Progress | None = None,
+                 on_wait: Callable[[str], None] | None = None) -> RunOutcome:
+    """Run the whole job once, holding the run lock; never raises for a known problem."""
+    try:
+        if wait_seconds is None:
+            wait_seconds = lock_wait_seconds()
+        with run_lock(settings.warehouse, wait_seconds, on_wait):
+            os.environ[LOCK_HELD_ENV] = str(os.getpid())
+            try:
+                return _run_pipeline(settings, progress)
+            finally:
+                os.environ.pop(LOCK_HELD_ENV, None)
+    except (ConfigError, RunInProgress) as exc:
+        return cannot_run(str(exc))
+
+
+def _run_pipeline(settings: Settings, progress: Progress | None) -> RunOutcome:
+    import dagster as dg
+
+    from pipeline.orchestration.definitions import defs
+    from pipeline.reference import ReferenceDataError
+    from pipeline.warehouse.connection import WarehouseLocked
+
+    try:
+        preflight(settings)
+    except (ConfigError, ReferenceDataError, WarehouseLocked) as exc:
+        return cannot_run(str(exc))
+    export_settings(settings)
+    started = datetime.now().replace(microsecond=0)
+    run_id = f"cli-{started:%Y%m%dT%H%M%S}-{os.getpid()}"
+    _record(settings, run_id, started)
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    job = defs.resolve_job_def(JOB_NAME)
+    steps = step_labels(job)
+    dagster_run_id = str(uuid.uuid4())
+    if progress is not None:
+        progress.set_total(len(steps))
+        instance.add_event_listener(dagster_run_id, RunProgress(progress, steps))
+    result = job.execute_in_process(
+        instance=instance, raise_on_error=False, run_id=dagster_run_id,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level()}}}},
+    )
+    if result.success:
+        outcome = RunOutcome(True, ["运行完成 Run complete.", *_summary(settings, started, result)])
+    else:
+        outcome = RunOutcome(False, ["运行未完成 Run did not complete:", *_failures(result, steps)])
+    _record(settings, run_id, started, outcome)
+    return outcome
+
+
+# ---------------------------------------------------------------- progress from the run's events
+
+STAGE_LABELS = {
+    "ingest": "读取 ingest",
+    "validate": "校验 validate",
+    "indicators": "指标 indicators",
+    "reports": "报告 report",
+    "publish": "发布 publish",
+}
+
+
+@dataclass(frozen=True)
+class StepLabel:
+    stage: str  # e.g. "校验 validate"
+    what: str   # e.g. "audit/validated_extracts" or "check staffing_files_trustworthy"
+
+    def __str__(self) -> str:
+        return f"{self.stage}: {self.what}"
+
+
+def step_labels(job) -> dict[str, StepLabel]:
+    """{step key: label} for every step of the job, by the stage (asset group) it belongs to."""
+    graph = job.asset_layer.asset_graph
+    labels: dict[str, StepLabel] = {}
+    for assets_def in graph.assets_defs:
+        if not assets_def.is_executable:
+            continue
+        keys = sorted(assets_def.keys)
+        checks = sorted(assets_def.check_keys)
+        subject = keys[0] if keys else (checks[0].asset_key if checks else None)
+        if subject is None:
+            continue
+        group = "publish" if subject.path[0] == "published" else graph.get(subject).group_name
+        if not keys:
+            what = "check " + ", ".join(c.name for c in checks)
+        elif len(keys) == 1:
+            what = keys[0].to_user_string()
+        else:
+            what = f"{assets_def.node_def.name} ({len(keys)} tables)"
+        labels[assets_def.node_def.name] = StepLabel(STAGE_LABELS.get(group, group), what)
+    for node in job.graph.nodes:  # anything the asset graph did not name
+        labels.setdefault(node.name, StepLabel("", node.name))
+    return labels
+
+
+class RunProgress:
+    """An event listener of the Dagster instance: STEP_START shows the step, STEP_SUCCESS /
+    FAILURE / SKIPPED counts it done, a step's own log messages below WARNING (ingest's
+    `reading <file>`) show what it is doing. Warnings reach the console through Dagster's
+    console logger and are not repeated here."""
+
+    def __init__(self, progress: Progress, steps: dict[str, StepLabel]) -> None:
+        self.progress = progress
+        self.steps = steps
+
+    def __call__(self, entry: Any) -> None:
+        try:
+            self._handle(entry)
+        except Exception:  # showing progress must never break a run
+            log.debug("progress display failed", exc_info=True)
+
+    def _handle(self, entry: Any) -> None:
+        from dagster import DagsterEventType
+
+        step = entry.step_key
+        label = self.steps.get(step) if step else None
+        event = entry.dagster_event
+        if event is None:
+            if label is not None and entry.level < logging.WARNING and entry.user_message:
+                self.progress.step(f"{label.stage}: {entry.user_message}" if label.stage else entry.user_message)
+            return
+        kind = event.event_type
+        if kind == DagsterEventType.STEP_START and label is not None:
+            self.progress.step(str(label))
+        elif kind == DagsterEventType.STEP_UP_FOR_RETRY and label is not None:
+            self.progress.step(f"{label} — 稍后重试 will retry")
+        elif kind in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_SKIPPED):
+            self.progress.advance()
+
+
+# ---------------------------------------------------------------- what the run did
+
+
+def _metadata(result, path: tuple[str, ...]) -> dict[str, Any]:
+    """The plain values of the run's materialization metadata of one asset."""
+    for event in result.get_asset_materialization_events():
+        if event.asset_key is not None and tuple(event.asset_key.path) == path:
+            metadata = event.step_materialization_data.materialization.metadata
+            return {k: getattr(v, "value", v) for k, v in metadata.items()}
+    return {}
+
+
+def _summary(settings: Settings, started: datetime, result) -> list[str]:
+    """What this run did: the files it saw and what became of them, the rows it rejected,
+    the rejected files with their reasons, and where the report and published copy are.
+    'This run' is the rows this run added to audit.load_log (loaded_at >= its start)."""
+    from pipeline.analysts.publish import published_database
+    from pipeline.warehouse.connection import connect
+
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        new = dict(con.execute(
+            "select status, count(*) from audit.load_log where loaded_at >= ? group by status", [started]
+        ).fetchall())
+        loaded_files, rows_read, rows_rejected = con.execute(
+            """select count(*), coalesce(sum(rows_read), 0), coalesce(sum(rows_rejected), 0)
+               from audit.load_log where status = 'loaded' and loaded_at >= ?""", [started]).fetchone()
+        rejected = con.execute(
+            """select file_path, message from audit.load_log
+               where status = 'file_rejected' and loaded_at >= ? order by file_path""", [started]).fetchall()
+        unrecognised = [p for (p,) in con.execute(
+            """select file_path from audit.load_log
+               where status = 'unrecognised' and loaded_at >= ? order by file_path""", [started]).fetchall()]
+    finally:
+        con.close()
+
+    ingest = _metadata(result, ("staging", "extracts"))
+    unchanged = int(ingest.get("files_unchanged", new.get("unchanged", 0)))
+    rejected_in_inbox = int(ingest.get("files_file_rejected", len(rejected)))
+    lines = [
+        "本次运行 This run: "
+        f"新载入 loaded {new.get('loaded', 0)}，"
+        f"未变（此前已载入）unchanged {unchanged}，"
+        f"旧版本未使用 superseded {new.get('superseded', 0)}，"
+        f"拒收 rejected {len(rejected)}，"
+        f"文件名无法识别 unrecognised {len(unrecognised)}",
+    ]
+    if loaded_files:
+        lines.append(f"本次载入 {loaded_files} 个文件共 {rows_read:,} 行，其中剔除 {rows_rejected:,} 行"
+                     "（某机构被剔除的数据行用 tuoyu fix <机构编码> 查看）。"
+                     f" Rows loaded this run: {rows_read:,}, rejected: {rows_rejected:,}.")
+    else:
+        lines.append("没有新的或修改过的文件。No new or changed files.")
+    if rejected:
+        lines.append("拒收的文件（请更正后重新报送）Rejected files (correct and deliver again):")
+        lines += [f"  {path}：{message}" for path, message in rejected]
+    earlier = rejected_in_inbox - len(rejected)
+    if earlier > 0:
+        lines.append(f"另有 {earlier} 个此前拒收的文件仍在收件箱，尚未重新报送（见 tuoyu status）。"
+                     f" {earlier} file(s) rejected earlier are still waiting for a corrected version.")
+    if unrecognised:
+        lines.append("文件名无法识别、未读取的文件 Files not read (name not recognised):")
+        lines += [f"  {path}" for path in unrecognised]
+    warnings = [e.description for e in result.get_asset_check_evaluations() if not e.passed and e.description]
+    if warnings:
+        lines.append("需要注意 Warnings:")
+        lines += [f"  {text}" for text in warnings]
+
+    report = _metadata(result, ("reports", "monthly_report"))
+    pdf = report.get("pdf")
+    if pdf:
+        lines.append(f"报告 Report ({report.get('period', '')}): {pdf}")
+    else:
+        lines.append("尚无托育机构数据，未生成报告。No institutions extract yet: no report.")
+    database = published_database(settings.warehouse)
+    if database.exists():
+        lines.append(f"发布副本 Published copy (tuoyu sql, duckdb, DBeaver): {database}")
+    return lines
+
+
+def _root_message(error) -> str:
+    """The innermost message of a Dagster error (the user's exception, not Dagster's wrapper)."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    text = (getattr(error, "message", "") or "").strip()
+    return " ".join(text.splitlines()[:3])
+
+
+def _failures(result, steps: dict[str, StepLabel]) -> list[str]:
+    # A blocking check that failed explains itself, in the office's words.
+    lines = [f"  {e.description}" for e in result.get_asset_check_evaluations()
+             if not e.passed and e.severity.value == "ERROR" and e.description]
+    if lines:
+        return lines[:5]
+    for event in result.get_step_failure_events():
+        label = steps.get(event.step_key) or event.step_key
+        error = event.step_failure_data.error if event.step_failure_data else None
+        lines.append(f"  {label}: {_root_message(error) if error else event.message}")
+    if not lines:
+        lines = [f"  {e.message}" for e in result.all_events if e.is_failure][:5]
+    return lines[:5]
+
+
+def _record(settings: Settings, run_id: str, started: datetime, outcome: RunOutcome | None = None) -> None:
+    """One row per run in audit.runs, for `tuoyu status`."""
+    from pipeline.commands.status import record_run
+    from pipeline.warehouse.connection import connect
+
+    con = connect(settings.warehouse)
+    try:
+        record_run(con, run_id, started,
+                   finished_at=datetime.now().replace(microsecond=0) if outcome else None,
+                   success=outcome.success if outcome else None,
+                   summary=outcome.text() if outcome else None)
+    finally:
+        con.close()

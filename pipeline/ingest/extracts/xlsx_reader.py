@@ -1,0 +1,203 @@
+"""Reading an XLSX extract: its first worksheet, every cell as text.
+
+Before anything is decompressed the zip is checked against a size limit (a "zip bomb"
+would exhaust memory); id numbers stored as numbers are read as Excel shows them
+(`3.70781E+17`), so that the scientific-notation rule rejects them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+import polars as pl
+
+from pipeline.ingest.extracts.table import MAX_HEAD_LINES, FileRejected, RawTable, find_header, finish, non_blank
+
+# An XLSX is a zip: refuse one whose declared uncompressed size could not be a monthly
+# extract before decompressing anything (a "zip bomb" would exhaust memory).
+MAX_XLSX_UNCOMPRESSED = 512 * 1024 * 1024
+
+
+def _not_a_workbook(filename: str) -> FileRejected:
+    return FileRejected(
+        f"文件 {filename}：不是有效的 Excel（.xlsx）文件，可能已损坏、扩展名有误或设置了打开密码。请用 Excel 重新保存（不设密码）后报送。",
+        f"File {filename}: not a valid .xlsx file (corrupt, misnamed or password-protected).",
+    )
+
+
+def _too_large(filename: str, size: int) -> FileRejected:
+    return FileRejected(
+        f"文件 {filename}：解压后大小 {size // (1024 * 1024)} MB，远超月度报表的合理大小，为安全起见未读取。请检查文件后重新报送。",
+        f"File {filename}: {size} bytes uncompressed; refused before reading.",
+    )
+
+
+# A worksheet's cell value (`<v>…</v>`) that may be a number of 12 or more digits, the kind
+# Excel shows in scientific notation: one with an exponent, or with 12 digits in a row.
+# Shared-string cells hold a small index there; text in line is in `<is>`. Anything else
+# matched (a formula's text result with an "e") only costs the exact check below.
+# Some writers prefix the elements (`<x:worksheet>`, `<x:v>`): the prefixed pattern is
+# used for those only (a pattern starting with a literal `<v>` is several times faster).
+_LARGE_NUMBER = re.compile(rb"<v>[^<]{0,40}?[eE]|<v>[-+]?\d{12}")
+_LARGE_NUMBER_PREFIXED = re.compile(rb"<\w+:v>(?:[^<]{0,40}?[eE]|[-+]?\d{12})")
+_PREFIXED_ROOT = re.compile(rb"<\w+:worksheet[\s>]")
+_SCAN_OVERLAP = 64
+
+
+def _large_number_pattern(start: bytes) -> re.Pattern[bytes]:
+    """The pattern for a worksheet whose XML begins with `start`."""
+    return _LARGE_NUMBER_PREFIXED if _PREFIXED_ROOT.search(start[:4096]) else _LARGE_NUMBER
+
+
+def may_hold_large_numbers(xml: bytes) -> bool:
+    return _large_number_pattern(xml).search(xml) is not None
+
+
+def _inflated_size(handle, info: zipfile.ZipInfo, limit: int, scan: list[bool] | None = None) -> int:
+    """The bytes one member really inflates to, counted up to just past `limit` (nothing is
+    kept): the sizes a zip declares can lie, and the workbook reader trusts the stream.
+    With `scan`, the inflated bytes are also searched for large numbers (`scan[0]`)."""
+    handle.seek(info.header_offset)
+    local = handle.read(30)
+    if len(local) < 30 or local[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile("no local header")
+    name_length, extra_length = struct.unpack("<HH", local[26:30])
+    handle.seek(info.header_offset + 30 + name_length + extra_length)
+    if info.compress_type == zipfile.ZIP_STORED:
+        if scan is not None:
+            scan[0] = scan[0] or may_hold_large_numbers(handle.read(info.compress_size))
+        return info.compress_size
+    pattern: re.Pattern[bytes] | None = None
+    if info.compress_type != zipfile.ZIP_DEFLATED:  # Excel and WPS write deflate only
+        raise zipfile.BadZipFile(f"compression method {info.compress_type}")
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    left, total, tail = info.compress_size, 0, b""
+
+    def inflate(data: bytes) -> int:
+        nonlocal tail, pattern
+        out = inflater.decompress(data, 1 << 20)
+        if scan is not None and not scan[0] and out:
+            pattern = pattern or _large_number_pattern(out)  # the root element is in the first bytes
+            scan[0] = pattern.search(tail + out) is not None
+            tail = out[-_SCAN_OVERLAP:]
+        return len(out)
+
+    while left > 0 and not inflater.eof and total <= limit:
+        chunk = handle.read(min(left, 1 << 16))
+        if not chunk:
+            break
+        left -= len(chunk)
+        total += inflate(chunk)
+        while inflater.unconsumed_tail and total <= limit:
+            total += inflate(inflater.unconsumed_tail)
+    return total
+
+
+def _check_zip(path: Path, filename: str) -> bool:
+    """Refuse a workbook that inflates beyond MAX_XLSX_UNCOMPRESSED: first by the sizes it
+    declares (a plain zip bomb costs nothing to refuse), then by inflating each member
+    once, counting and keeping nothing (a crafted zip may declare less than it holds).
+    Returns whether a worksheet may hold a number of 12 or more digits (the same pass)."""
+    large = [False]
+    try:
+        with open(path, "rb") as handle, zipfile.ZipFile(handle) as z:
+            infos = z.infolist()
+            declared = sum(info.file_size for info in infos)
+            if declared > MAX_XLSX_UNCOMPRESSED:
+                raise _too_large(filename, declared)
+            for info in infos:
+                scan = large if info.filename.startswith("xl/worksheets/") else None
+                if _inflated_size(handle, info, limit=info.file_size, scan=scan) > info.file_size:
+                    raise FileRejected(
+                        f"文件 {filename}：压缩内容的实际大小超过文件自身声明的大小（疑似恶意构造的文件），为安全起见未读取。"
+                        "请用 Excel 重新保存后报送。",
+                        f"File {filename}: member {info.filename!r} inflates beyond its declared size; not read.",
+                    )
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, struct.error):
+        raise _not_a_workbook(filename) from None
+    return large[0]
+
+
+# Excel's "General" format shows a number of more than 11 digits as 3.70781E+17.
+EXCEL_GENERAL_DIGITS = 11
+
+
+def excel_general(value: float) -> str:
+    """The text Excel shows for a number in a "General" cell: `3.70781E+17` for an id number
+    typed into a numeric cell (its last digits already lost), `12` or `30.5` for a small one."""
+    if abs(value) < 10**EXCEL_GENERAL_DIGITS:
+        return str(int(value)) if value.is_integer() else f"{value:.10g}"
+    mantissa, exponent = f"{value:.5E}".split("E")
+    return f"{mantissa.rstrip('0').rstrip('.')}E{exponent}"
+
+
+def _numbers_as_excel_shows_them(reader, frame: pl.DataFrame, index: int) -> pl.DataFrame:
+    """An id number typed into a numeric cell is an Excel casualty (extract-format.md §2.2): the
+    cell holds a float whose last digits are gone, and read as text it would look like an
+    18-digit number (`370781202203150080`) that can even pass the check digit. Such cells
+    are given the text Excel shows for them (`3.70781E+17`), so that the scientific-notation
+    rule rejects the row with the message that tells the clerk what happened.
+
+    The string load cannot tell a numeric cell from a text cell of digits, so the id column
+    is loaded once more, as booleans: a number (or a TRUE/FALSE) converts, text does not.
+    That second load is done only for a workbook whose worksheet XML may hold a number of
+    12 or more digits (`_check_zip`): a smaller number reads the same either way."""
+    name = frame.columns[index]  # by name: fastexcel's column indices count from column A
+    column = reader.load_sheet(0, header_row=None, skip_rows=0, use_columns=[name], dtypes={name: "boolean"})
+    converted, _errors = column.to_arrow_with_errors()  # text cells are errors: not numbers
+    numeric = pl.Series(converted.column(0)).is_not_null()
+    if numeric.len() != frame.height:  # both loads start at row 1: cannot happen
+        raise RuntimeError(f"id column of {numeric.len()} rows beside a sheet of {frame.height}")
+    if not numeric.any():
+        return frame
+    cells = frame.get_column(name).clone()
+    shown = [excel_general(float(text)) if _is_float(text) else text for text in cells.filter(numeric).to_list()]
+    cells.scatter(numeric.arg_true(), pl.Series(shown, dtype=pl.String))
+    return frame.with_columns(cells.alias(name))
+
+
+def _is_float(text: str | None) -> bool:
+    try:
+        return math.isfinite(float(text))  # TRUE/FALSE ("true"/"false"), inf, nan: left as they are
+    except (TypeError, ValueError):
+        return False
+
+
+def read_xlsx(path: Path, kind: str, filename: str) -> RawTable:
+    import fastexcel
+
+    large_numbers = _check_zip(path, filename)
+    try:
+        reader = fastexcel.read_excel(path)
+        # skip_rows=0: from row 1 even when the first rows are empty, so that row numbers
+        # are the ones the clerk sees in Excel.
+        sheet = reader.load_sheet(0, header_row=None, skip_rows=0, dtypes="string")
+        frame = sheet.to_polars()
+    except Exception as exc:  # fastexcel raises its own error types for corrupt sheets
+        raise FileRejected(
+            f"文件 {filename}：Excel 文件无法读取（{type(exc).__name__}）。请用 Excel 重新保存后报送。",
+            f"File {filename}: the workbook cannot be read ({type(exc).__name__}).",
+        ) from None
+    head = non_blank(enumerate(list(r) for r in frame.head(MAX_HEAD_LINES).iter_rows()))
+    index, mapping, extras = find_header(head, kind, filename)
+    for i, col in mapping.items():
+        if large_numbers and col.type == "id" and i < frame.width:
+            frame = _numbers_as_excel_shows_them(reader, frame, i)
+    data = frame.slice(index + 1)
+    rows = finish(data, mapping, kind, first_data_row=index + 2)
+    # fastexcel writes a date cell as `2023-06-15 00:00:00` (with the time of day when it has
+    # one): keep the date, as for an Excel serial with a fraction (docs/decisions.md). In the
+    # 统计月份 column, Excel turns a typed `2023-06` or `2023年6月` into a date cell of the
+    # month's first day: that is the month.
+    rows = rows.with_columns(
+        pl.col("period").str.replace(r"^(\d{4}-\d{2})-01 00:00:00$", "$1")
+    ).with_columns(
+        pl.col(c).str.replace(r"^(\d{4}-\d{2}-\d{2}) \d{2}:\d{2}:\d{2}(\.\d+)?$", "$1")
+        for c in rows.columns if c != "source_row"
+    )
+    return RawTable(rows, "xlsx", extras, index + 1)

@@ -1,0 +1,1 @@
+"""The Dagster wiring: one Definitions, its resource, assets by stage, schedule and sensor."""

@@ -1,0 +1,81 @@
+"""Stage 4 — reports: the monthly Chinese report, and the published copy for analysts."""
+
+import base64
+
+import dagster as dg
+
+from pipeline.orchestration.assets.marts import marts
+from pipeline.orchestration.resources import TuoyuResource
+
+
+@dg.asset(group_name="reports", key=["reports", "monthly_report"], deps=list(marts.keys), description=(
+    "The month's report in TUOYU_REPORTS/YYYY-MM/: the PDF, one PNG per chart, a phone summary card "
+    "and an XLSX of the tables. The month is the run's `tuoyu/period` tag (the schedule sets it), "
+    "else the latest month with an institutions extract. Records what it published in "
+    "marts.published_values so that the next report can list revisions."))
+def monthly_report(context: dg.AssetExecutionContext, tuoyu: TuoyuResource) -> dg.MaterializeResult:
+    from pipeline.report.data import latest_period
+    from pipeline.report.render import render_report
+
+    settings = tuoyu.settings()
+    with tuoyu.connection() as con:
+        has_data = con.execute(
+            "select count(*) from audit.current_files where kind = 'institutions'").fetchone()[0]
+        if not has_data:
+            context.log.warning("no institutions extract loaded yet: no report")
+            return dg.MaterializeResult(metadata={"period": "none"})
+        period = context.run.tags.get("tuoyu/period") or latest_period(con)
+        known = con.execute("select count(*) from audit.current_files where kind = 'institutions' and period = ?",
+                            [period]).fetchone()[0]
+        if not known:  # the scheduled month has not arrived yet: report the latest there is
+            context.log.warning(f"no institutions extract for {period}; reporting the latest month instead")
+            period = latest_period(con)
+        result = render_report(con, period, settings.reports, compiler=settings.compiler)
+    card = base64.b64encode(result.card.read_bytes()).decode("ascii")
+    return dg.MaterializeResult(metadata={
+        "period": result.period,
+        "pdf": dg.MetadataValue.path(str(result.pdf)),
+        "charts": len(result.charts),
+        "revised_values": result.revised_values,
+        "seconds": round(result.seconds, 2),
+        "preview": dg.MetadataValue.md(f"![card](data:image/png;base64,{card})"),
+    })
+
+
+@dg.asset(group_name="reports", key=["published", "copy"], deps=[monthly_report], description=(
+    "The marts, audit and reference tables as Parquet with a small DuckDB database of views "
+    "(published/tuoyu.duckdb beside the warehouse), swapped in atomically after every successful "
+    "run: analysts' open connections never block the pipeline. `tuoyu sql` reads it."))
+def published_copy(context: dg.AssetExecutionContext, tuoyu: TuoyuResource) -> dg.MaterializeResult:
+    from pipeline.analysts.publish import publish
+
+    settings = tuoyu.settings()
+    with tuoyu.connection() as con:
+        database = publish(con, settings.warehouse)
+        tables = con.execute(
+            "select count(*) from information_schema.tables where table_schema in ('marts', 'audit', 'reference')"
+        ).fetchone()[0]
+    return dg.MaterializeResult(metadata={
+        "database": dg.MetadataValue.path(str(database)),
+        "version": sorted(p.name for p in database.parent.glob("v*"))[-1],
+        "relations": int(tables),
+    })
+
+
+# One partition per month with an institutions extract, added by the ingest step, so that
+# the office can (re)render any month's report from the Dagster UI.
+report_months = dg.DynamicPartitionsDefinition(name="report_month")
+
+
+@dg.asset(group_name="reports", key=["reports", "by_month"], partitions_def=report_months,
+          deps=list(marts.keys), description=(
+              "The report of one month (the partition), the same files as monthly_report: for "
+              "regenerating a past month's report from the UI. `tuoyu report --period` does the same."))
+def report_by_month(context: dg.AssetExecutionContext, tuoyu: TuoyuResource) -> dg.MaterializeResult:
+    from pipeline.report.render import render_report
+
+    settings = tuoyu.settings()
+    with tuoyu.connection() as con:
+        result = render_report(con, context.partition_key, settings.reports, compiler=settings.compiler)
+    return dg.MaterializeResult(metadata={"period": result.period, "pdf": dg.MetadataValue.path(str(result.pdf)),
+                                          "revised_values": result.revised_values})

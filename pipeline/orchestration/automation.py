@@ -1,0 +1,111 @@
+"""When the pipeline runs by itself: a monthly schedule and a sensor on the inbox.
+
+Both start the same job as `tuoyu run`, so every route to a figure is the same code.
+"""
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from pipeline.ingest.extracts.files import recognise, sha256_of
+from pipeline.period import TIMEZONE, previous_month
+from pipeline.settings import ConfigError, Settings
+
+# The office's reporting rhythm: extracts for a month arrive in the first days of the next,
+# so the 5th at 08:00 Beijing time runs the whole pipeline and the report for the previous
+# month. TUOYU_SCHEDULE_CRON changes it (read when Dagster loads the definitions).
+DEFAULT_CRON = "0 8 5 * *"
+
+# A file modified less than this many seconds ago may still be being copied into the inbox
+# (a large XLSX over a network share): the sensor waits for the next evaluation rather than
+# start a run that would reject a half-written file.
+SETTLE_SECONDS = 30
+
+
+
+
+def build_schedule(job) -> dg.ScheduleDefinition:
+    cron = os.environ.get("TUOYU_SCHEDULE_CRON", "").strip() or DEFAULT_CRON
+
+    # Why: one monthly run for the report of the month just ended, whatever the sensor did.
+    # The run key is the tick, so a tick retried after a daemon restart never runs twice.
+    def monthly(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        tick = context.scheduled_execution_time  # always set by the daemon and the UI's preview
+        tick = tick.astimezone(ZoneInfo(TIMEZONE)) if tick.tzinfo else tick
+        period = previous_month(tick)
+        return dg.RunRequest(run_key=f"monthly-{period}-{tick:%Y%m%dT%H%M}",
+                             tags={"tuoyu/period": period, "tuoyu/trigger": "schedule"})
+
+    try:
+        return dg.schedule(
+            job=job, cron_schedule=cron, execution_timezone=TIMEZONE, name="monthly_pipeline",
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="Every month (default: the 5th, 08:00 Asia/Shanghai; TUOYU_SCHEDULE_CRON): the whole "
+                        "pipeline and the report for the previous month (run tag tuoyu/period).",
+        )(monthly)
+    except dg.DagsterInvalidDefinitionError:
+        raise ConfigError(
+            f"TUOYU_SCHEDULE_CRON 不是有效的 cron 表达式：{cron!r}（例如每月 5 日 8 点为 \"0 8 5 * *\"）。"
+            f" TUOYU_SCHEDULE_CRON is not a valid cron expression: {cron!r}."
+        ) from None
+
+
+def inbox_fingerprint(inbox: Path, known: dict[str, list]) -> dict[str, list]:
+    """{relative path: [size, mtime_ns, sha256]} of the extracts in the inbox. A file's hash
+    is recomputed only when its size or modification time changed since the cursor.
+    Unrecognised names, hidden files and symbolic links are not deliveries: left out."""
+    state: dict[str, list] = {}
+    if not inbox.is_dir():
+        return state
+    for root, dirs, files in os.walk(inbox, followlinks=False):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(root) / name
+            if path.is_symlink() or recognise(name) is None:
+                continue
+            rel = path.relative_to(inbox).as_posix()
+            try:
+                st = path.stat()
+                old = known.get(rel)
+                if old and old[0] == st.st_size and old[1] == st.st_mtime_ns:
+                    state[rel] = old
+                else:
+                    state[rel] = [st.st_size, st.st_mtime_ns, sha256_of(path)]
+            except OSError:
+                continue  # vanished while we looked: the next evaluation sees the truth
+    return state
+
+
+def build_sensor(job) -> dg.SensorDefinition:
+    # Why: extracts arrive on no fixed day; a run soon after each delivery keeps `tuoyu status`
+    # and the published copy current without anyone starting it. The cursor holds each
+    # file's [size, mtime, sha256], so unchanged files are not read again; the run key is the
+    # delivery (the changed files' hashes and times), so one delivery never runs twice.
+    @dg.sensor(job=job, name="inbox_sensor", minimum_interval_seconds=60,
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               description="Starts a run when new or changed extracts arrive in the inbox. The cursor "
+                           "holds each file's hash; the run key is the delivery's hash, so the same "
+                           "delivery never runs twice.")
+    def inbox_sensor(context: dg.SensorEvaluationContext):
+        inbox = Settings.from_env().inbox
+        known = json.loads(context.cursor) if context.cursor else {}
+        state = inbox_fingerprint(inbox, known)
+        changed = sorted(rel for rel, v in state.items() if known.get(rel, [None, None, None])[2] != v[2])
+        if not changed:
+            return dg.SkipReason(f"no new or changed extracts in {inbox}")
+        settling = [rel for rel in changed if time.time() - state[rel][1] / 1e9 < SETTLE_SECONDS]
+        if settling:  # the cursor stays: the next evaluation sees these files again
+            return dg.SkipReason(f"waiting for {len(settling)} file(s) still being written: {settling[0]}")
+        delivery = hashlib.sha256(
+            json.dumps({r: [state[r][2], state[r][1]] for r in changed}, sort_keys=True).encode()
+        ).hexdigest()
+        context.update_cursor(json.dumps(state, sort_keys=True))
+        return dg.RunRequest(run_key=f"inbox-{delivery[:16]}",
+                             tags={"tuoyu/trigger": "inbox", "tuoyu/files": str(len(changed))})
+
+    return inbox_sensor

@@ -1,0 +1,44 @@
+"""The one Dagster `Definitions`: what `dagster dev` loads and what `tuoyu run` executes.
+
+It only assembles; every asset, check, job, schedule and sensor lives in pipeline/orchestration/assets
+and pipeline/ops.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipeline.orchestration.assets.marts import marts, marts_checks
+from pipeline.orchestration.assets.report import monthly_report, published_copy, report_by_month, report_months
+from pipeline.orchestration.assets.ingest import reference_tables, staged_extracts
+from pipeline.orchestration.assets.validate import validated_extracts, validation_checks
+from pipeline.orchestration.automation import build_schedule, build_sensor
+from pipeline.orchestration.console_log import console
+from pipeline.orchestration.resources import TuoyuResource
+
+# The whole pipeline, ingest to reports: run by `tuoyu run`, the monthly schedule and the
+# inbox sensor alike, so every route to a figure is the same code.
+pipeline_job = dg.define_asset_job(
+    "tuoyu_pipeline",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(report_by_month),
+    description="Ingest new extracts, validate, compute indicators, render the report.",
+    # Transient failures (the warehouse briefly locked by a reader, a file still being
+    # copied into the inbox) are retried; a second attempt of a clean step changes nothing.
+    op_retry_policy=dg.RetryPolicy(max_retries=2, delay=15),
+)
+
+# Re-render one month's report (a partition of report_by_month) from the UI.
+report_month_job = dg.define_asset_job(
+    "report_for_month", selection=dg.AssetSelection.assets(report_by_month), partitions_def=report_months,
+    description="Regenerate the report of one month.",
+)
+
+defs = dg.Definitions(
+    assets=[reference_tables, staged_extracts, validated_extracts, marts, monthly_report, published_copy, report_by_month],
+    asset_checks=[*validation_checks, *marts_checks],
+    jobs=[pipeline_job, report_month_job],
+    schedules=[build_schedule(pipeline_job)],
+    sensors=[build_sensor(pipeline_job)],
+    resources={"tuoyu": TuoyuResource()},
+    loggers={"console": console},
+)

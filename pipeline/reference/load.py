@@ -1,0 +1,111 @@
+"""Reference data of a county: its areas, population, targets and policy measures.
+
+A reference folder (extract-format.md section 3) holds `areas.csv` and `population.csv`, and
+optionally `targets.toml` and `measures.toml`; when it has no targets or measures file,
+the shipped Qingzhou file is used. `load_reference` reads the folder and validates it
+strictly: bad reference data stops the run with a `ReferenceDataError` that names the
+file, the line and the problem, in Chinese then English. `write_reference_tables`
+copies a loaded reference into the warehouse's `reference` schema.
+
+No Dagster here, and nothing is read at import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from pipeline.reference.areas import parse_areas, parse_population
+from pipeline.reference.files import ReferenceDataError
+from pipeline.reference.policy import Measure, Target, parse_measures, parse_targets
+
+
+def default_reference_folder() -> Path:
+    """The shipped Qingzhou reference folder (the default of `TUOYU_REFERENCE`)."""
+    return Path(__file__).resolve().parent / "qingzhou"
+
+
+# eq=False: DataFrames do not compare to a single bool.
+@dataclass(frozen=True, eq=False)
+class Reference:
+    """A county's validated reference data.
+
+    `areas`: one row per area (the county first, then its 镇街), all columns text,
+    `parent_code` and `urban_rural` null for the county. `population`: one row per 镇街
+    per year (`year` Int32, `area_code`, `resident_population` and `population_under3`
+    Int64); the county's figures are the sum of its 镇街.
+    """
+
+    areas: pl.DataFrame
+    population: pl.DataFrame
+    targets: list[Target]
+    measures: list[Measure]
+    county_code: str
+    county_name: str
+    folder: Path
+    targets_file: Path  # the folder's targets.toml, or the shipped default
+    measures_file: Path  # the folder's measures.toml, or the shipped default
+
+    @property
+    def towns(self) -> pl.DataFrame:
+        """The 镇街 rows of `areas` (every row but the county)."""
+        return self.areas.filter(pl.col("parent_code").is_not_null())
+
+    def target(self, indicator_id: str) -> Target | None:
+        return next((t for t in self.targets if t.indicator_id == indicator_id), None)
+
+    def population_year_for(self, year: int) -> int | None:
+        """The population year that months of `year` use: `year` itself when population.csv
+        has it, else the latest earlier year (reports must then say which year they used);
+        None when every year of the file is later, and the population is unknown."""
+        years = [y for y in self.population.get_column("year").unique().to_list() if y <= year]
+        return max(years) if years else None
+
+    def population_for(self, year: int) -> pl.DataFrame:
+        """The 镇街 population rows that months of `year` use (see `population_year_for`);
+        their `year` column is the year used. Empty when no year applies."""
+        used = self.population_year_for(year)
+        return self.population.filter(pl.col("year") == used) if used is not None else self.population.clear()
+
+
+def load_reference(folder: Path) -> Reference:
+    """Read and validate a reference folder; raise ReferenceDataError on the first problem."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ReferenceDataError(
+            str(folder), None, "参考数据文件夹不存在", "the reference folder does not exist"
+        )
+    areas = parse_areas(_required_file(folder, "areas.csv"))
+    county = areas.row(0, named=True)
+    population = parse_population(_required_file(folder, "population.csv"), areas)
+    measures_file = _file_or_default(folder, "measures.toml")
+    targets_file = _file_or_default(folder, "targets.toml")
+    measures = parse_measures(measures_file)
+    targets = parse_targets(targets_file, measures)
+    return Reference(
+        areas=areas,
+        population=population,
+        targets=targets,
+        measures=measures,
+        county_code=county["area_code"],
+        county_name=county["area_name"],
+        folder=folder,
+        targets_file=targets_file,
+        measures_file=measures_file,
+    )
+
+
+def _required_file(folder: Path, name: str) -> Path:
+    path = folder / name
+    if not path.is_file():
+        raise ReferenceDataError(
+            name, None, f"参考数据文件夹 {folder} 中没有此文件", f"the file is missing from {folder}"
+        )
+    return path
+
+
+def _file_or_default(folder: Path, name: str) -> Path:
+    path = folder / name
+    return path if path.is_file() else default_reference_folder() / name
