@@ -22,8 +22,9 @@ setup: $(if $(shell command -v uv 2>/dev/null),,.tools/bin/uv)
 demo: setup
 	$(UV) run --frozen tuoyu demo --dir $(DEMO_DIR)
 
+# In parallel (pytest-xdist), whole modules to a worker so that module fixtures run once.
 test: setup
-	$(UV) run --frozen pytest -q
+	$(UV) run --frozen pytest -q --numprocesses auto --maxprocesses 4 --dist loadscope
 
 dev: setup
 	$(UV) run --frozen tuoyu dev

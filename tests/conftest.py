@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import fcntl
+import json
+import os
 import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -14,6 +18,34 @@ REPO = Path(__file__).resolve().parents[1]
 # value and load count (tests/conformance/README.md). Reproduced exactly by test_conformance.
 CONFORMANCE = REPO / "tests" / "conformance"
 TEST_KEY = b"test-key-for-pseudonyms"
+
+
+def pytest_collection_modifyitems(config, items):
+    """The heavy modules first, the heaviest first: pytest-xdist hands whole modules to the
+    workers in this order (`--dist loadscope`), so a long module started last would leave
+    one worker running it alone at the end."""
+    def cost(item) -> float:
+        marker = item.get_closest_marker("heavy")
+        return marker.kwargs.get("seconds", 1.0) if marker else 0.0
+
+    items.sort(key=cost, reverse=True)  # stable: within a module, the order as written
+
+
+def shared_once(tmp_path_factory, name: str, make: Callable[[Path], dict]) -> tuple[Path, dict]:
+    """A folder made once per test session and shared by the pytest-xdist workers: the first
+    to ask runs `make(folder)` (the others wait on a lock) and its JSON result is kept beside
+    the folder. Readers must never modify the folder."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # this session's folder, above every worker's own
+    folder, done = base / f"shared-{name}", base / f"shared-{name}.json"
+    with open(base / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # also between threads: each open is its own lock
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a maker that failed half-way
+            folder.mkdir()
+            done.write_text(json.dumps(make(folder)), encoding="utf-8")
+    return folder, json.loads(done.read_text(encoding="utf-8"))
 
 
 @pytest.fixture

@@ -28,9 +28,10 @@ import threading
 import time
 import zipfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tests.conftest import shared_once
 from tests.extract_fixtures import ENROLLMENT_HEADER, INSTITUTION_HEADER, child_row, institution_row
 
 # The console command, next to the interpreter running the tests (uv's .venv/bin/tuoyu).
@@ -274,30 +275,31 @@ class SampleRun:
         return self.out / "warehouse" / "raw-archive"
 
 
-_CACHE: dict[str, object] = {}
-
-
 def sample_inbox(tmp_path_factory) -> Path:
-    """The small sample inbox (six months), written once per session; never modified."""
-    if "inbox" not in _CACHE:
-        from pipeline.reference import default_reference_folder
-        from pipeline.sample import generate_test_sample
+    """The small sample inbox (six months), written once per test session; never modified."""
+    from pipeline.reference import default_reference_folder
+    from pipeline.sample import generate_test_sample
 
-        root = tmp_path_factory.mktemp("sample")
+    def make(root: Path) -> dict:
         generate_test_sample(root, default_reference_folder(), start=SAMPLE_MONTHS[0], end=SAMPLE_MONTHS[1])
-        _CACHE["inbox"] = root / "inbox"
-    return _CACHE["inbox"]
+        return {}
+
+    root, _ = shared_once(tmp_path_factory, "sample", make)
+    return root / "inbox"
 
 
 def sample_run(tmp_path_factory) -> SampleRun:
     """`tuoyu run` on the sample, uninterrupted: the audit key, logging at DEBUG (the most a
-    log can say), a DAGSTER_HOME on disk and a TMPDIR of its own, all searched afterwards."""
-    if "run" not in _CACHE:
-        inbox = sample_inbox(tmp_path_factory)
-        root = tmp_path_factory.mktemp("uninterrupted")
-        dagster_home, tmpdir = root / "dagster-home", root / "tmp"
-        env = tuoyu_env(inbox, root / "out", dagster_home=dagster_home, tmpdir=tmpdir, debug=True)
+    log can say), a DAGSTER_HOME on disk and a TMPDIR of its own, all searched afterwards.
+    Run once per test session (the kill harness and the personal-data audit share it)."""
+    inbox = sample_inbox(tmp_path_factory)
+
+    def make(root: Path) -> dict:
+        env = tuoyu_env(inbox, root / "out", dagster_home=root / "dagster-home", tmpdir=root / "tmp", debug=True)
         result = run_tuoyu(env)
         assert result.returncode == 0, result.output[-3000:]
-        _CACHE["run"] = SampleRun(inbox, root / "out", dagster_home, tmpdir, result)
-    return _CACHE["run"]
+        return asdict(result)
+
+    root, result = shared_once(tmp_path_factory, "uninterrupted", make)
+    result["lines"] = [tuple(line) for line in result["lines"]]
+    return SampleRun(inbox, root / "out", root / "dagster-home", root / "tmp", RunOutput(**result))

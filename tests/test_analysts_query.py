@@ -20,6 +20,8 @@ from pipeline.analysts.export import display_width, format_table, to_csv, to_jso
 from pipeline.analysts import export
 from pipeline.analysts.query import PublishedCopyMissing, QueryFailed, QueryRefused, open_published, run_sql, sql_command
 
+pytestmark = pytest.mark.heavy(seconds=9)
+
 SECRET = "planted-secret-outside-the-published-folder"
 
 
@@ -224,6 +226,17 @@ def test_csv_cells_cannot_run_as_formulas(tmp_path):
     assert [r[1] for r in rows[1:3]] == ["1", "-2"]  # numbers stay numbers
     assert rows[1][2] == "2024-03-31"
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]  # no temporary file left
+
+
+def test_csv_line_ends_lf_on_standard_output_crlf_in_a_file(published, tmp_path):
+    # Shell tools (wc, sort, cut) read the printed CSV; Excel reads the file.
+    out = io.StringIO()
+    assert sql_command(published, query="select places from marts.t order by 1", fmt="csv", out=out) == 0
+    assert out.getvalue() == "places\n20\n40\n"
+    target = tmp_path / "places.csv"
+    assert sql_command(published, query="select places from marts.t order by 1", fmt="csv", output=target,
+                       out=io.StringIO()) == 0
+    assert target.read_bytes() == b"\xef\xbb\xbfplaces\r\n20\r\n40\r\n"
 
 
 def test_csv_header_is_neutralised_too():

@@ -8,6 +8,7 @@ import logging
 from types import SimpleNamespace
 
 import duckdb
+import pytest
 
 from pipeline.orchestration.console_log import explained_by_summary
 from pipeline.commands.run import run_pipeline
@@ -17,6 +18,8 @@ from pipeline.report.data import untrusted_kinds_of
 from pipeline.validate.trust import file_trust
 from tests.extract_fixtures import (ENROLLMENT_HEADER, INSTITUTION_HEADER, child_row, institution_row, make_id,
                                     write_csv)
+
+pytestmark = pytest.mark.heavy(seconds=12)
 
 
 def _settings(tmp_path):

@@ -29,6 +29,8 @@ from pipeline.analysts.publish import published_database
 from pipeline.reference import default_reference_folder
 from pipeline.sample import generate_test_sample
 
+pytestmark = pytest.mark.heavy(seconds=35)
+
 RUN_TIMEOUT = 240
 
 

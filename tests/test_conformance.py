@@ -14,6 +14,8 @@ from pipeline.settings import Settings
 from tests.conftest import CONFORMANCE, find_secrets, scan_tables
 from tests.personal_data import clear_identifiers
 
+pytestmark = pytest.mark.heavy(seconds=9)
+
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory, monkeypatch_module):

@@ -71,6 +71,8 @@ from tests.hostile_fixtures import (
     zip_bomb,
 )
 
+pytestmark = pytest.mark.heavy(seconds=15)
+
 FORMULA = "=cmd|' /C calc'!A0"
 MEGABYTE = "托" * (1 << 20)
 CYRILLIC = "instituti\u043ens_2023-01.csv"

@@ -15,6 +15,8 @@ import pytest
 
 from tests.indicator_fixtures import COUNTY, TOWN_A, TOWN_B, TOWN_C, Warehouse, main_warehouse
 
+pytestmark = pytest.mark.heavy(seconds=9)
+
 C_ONLY = {"town_coverage", "rural_town_coverage", "service_type_count"}
 
 # (indicator_id, area) -> value in 2024-01, worked out from the fixture's tables.

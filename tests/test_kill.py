@@ -34,6 +34,8 @@ import pytest
 
 from tests.hostile_fixtures import RunOutput, SampleRun, run_tuoyu, sample_inbox, sample_run, tuoyu_env
 
+pytestmark = pytest.mark.heavy(seconds=110)
+
 # The child: install the failpoint, then exactly what the `tuoyu` console script does.
 # The kill takes the whole process group (Dagster's log-capture helpers too), like a
 # power cut or `systemctl kill`; nothing in the process runs after it.

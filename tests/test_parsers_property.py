@@ -31,6 +31,8 @@ from pipeline.ingest.extracts.read import FileRejected, RawTable, read_extract
 from pipeline.ingest.extracts.spec import COLUMNS
 from tests.extract_fixtures import ENROLLMENT_HEADER, INSTITUTION_HEADER, STAFFING_HEADER
 
+pytestmark = pytest.mark.heavy(seconds=9)
+
 # 150 examples each in CI (seconds); HYPOTHESIS_EXAMPLES=5000 for a deeper search by hand.
 SETTINGS = settings(max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", "150")), deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

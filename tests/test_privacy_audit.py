@@ -38,6 +38,8 @@ from tests.hostile_fixtures import AUDIT_KEY, sample_run
 from tests.personal_data import clear_identifiers
 from tests.report_pdf_text import pdf_text
 
+pytestmark = pytest.mark.heavy(seconds=17)
+
 _STREAM = b"stream"
 _CJK = "\u4e00-\u9fff"
 

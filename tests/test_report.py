@@ -23,6 +23,8 @@ from pipeline.report.style import font_paths
 from tests.report_fake_warehouse import SMALL_COUNTY, build_small_warehouse
 from tests.report_pdf_text import pdf_runs, pdf_text
 
+pytestmark = pytest.mark.heavy(seconds=24)
+
 PERIOD = "2024-03"
 STATUS_ZH = {"attained": "已达成", "not_attained": "未达成", "on_track": "按期推进",
              "needs_acceleration": "需加快", "limited_progress": "进展有限", "regressing": "倒退",

@@ -23,6 +23,8 @@ import pytest
 
 from pipeline.sample import generate_sample, generate_test_sample
 
+pytestmark = pytest.mark.heavy(seconds=6)
+
 COUNTY = "370799"
 AREAS = (
     ("370799001", "东城街道", "街道", "城镇", 96000),

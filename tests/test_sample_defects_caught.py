@@ -31,6 +31,8 @@ from pipeline.sample import SampleManifest, generate_test_sample
 from pipeline.sample.rules import RULES
 from pipeline.settings import Settings
 
+pytestmark = pytest.mark.heavy(seconds=8)
+
 REPO = Path(__file__).resolve().parents[1]
 
 # The sample's rule keys (pipeline.sample.rules.RULES) → the rule ids of expectations/*.json

@@ -27,6 +27,8 @@ from tests.validate_fixtures import (
     stage,
 )
 
+pytestmark = pytest.mark.heavy(seconds=27)
+
 
 def ins(**overrides: Any) -> dict[str, Any]:
     """A second clean institution (JG0002), to spoil."""
