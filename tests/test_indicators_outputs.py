@@ -224,7 +224,7 @@ def test_check_town_coverage_fails_when_county_disagrees(warehouse):
 def test_build_marts_reports_row_counts(tmp_path):
     w = main_warehouse(tmp_path / "warehouse.duckdb")
     counts = w.build()
-    assert set(counts) == {f"marts.{m}" for m in indicators.MODELS}
+    assert set(counts) == {f"marts.{m}" for m in indicators.indicator_models()}
     assert counts["marts.indicator_values"] == 268
     assert counts["marts.indicator_values_zh"] == 268
     assert counts["marts.month_calendar"] == 4
@@ -234,13 +234,20 @@ def test_build_marts_reports_row_counts(tmp_path):
         indicators.build_marts(w.con, ["indicator_value"])
 
 
-def test_build_marts_builds_every_model_of_sql_marts_by_default():
+def test_indicator_models_are_the_files_of_sql_marts_but_those_another_stage_owns(tmp_path):
     every = {m.name for m in indicators.marts_models()}
-    assert set(indicators.MODELS) <= every
+    assert every == {p.stem for p in (REPO / "sql" / "marts").glob("*.sql")}
+    # data_quality is kept in sql/marts but owned by validation (its `-- owner:` header)
+    assert set(indicators.indicator_models()) == every - {"data_quality"}
+    # a model file added to a folder is a model; its header alone can set it apart
+    for name, header in (("a", ""), ("b", "-- owner: validation\n")):
+        (tmp_path / "marts").mkdir(exist_ok=True)
+        (tmp_path / "marts" / f"{name}.sql").write_text(f"-- grain: one row\n{header}select 1 as x\n", encoding="utf-8")
+    assert indicators.indicator_models(tmp_path) == ["a"]
 
 
 def test_every_model_declares_its_grain_and_dependencies():
-    for model in indicators.marts_models(indicators.MODELS):
+    for model in indicators.marts_models(indicators.indicator_models()):
         assert model.grain, model.path
         assert model.depends_on, model.path
         assert "\nselect * from final" in model.sql or "\nfrom final" in model.sql, model.path
@@ -250,5 +257,5 @@ def test_docs_describe_every_indicator_and_model():
     text = (REPO / "docs" / "indicators.md").read_text(encoding="utf-8")
     for indicator_id, _, _ in HANDBOOK:
         assert f"`{indicator_id}`" in text, indicator_id
-    for model in indicators.MODELS:
+    for model in indicators.indicator_models():
         assert f"marts.{model}" in text, model
