@@ -151,6 +151,42 @@ def test_equals_target_tolerates_floating_point_noise(tmp_path):
     assert w.status("filing_rate", "2024-01") == "attained"
 
 
+def test_one_tolerance_for_status_and_verdict(tmp_path, monkeypatch):
+    # The same series as above, built with no tolerance at all (TOLERANCE, bound into the
+    # SQL as $tolerance): the last-bit difference now misses "= T", in the month's status
+    # and in the verdict at the deadline alike.
+    from pipeline.marts import build
+
+    monkeypatch.setattr(build, "TOLERANCE", 0.0)
+    one_third = (1 / 3) * 100
+    w = Warehouse(tmp_path / "warehouse.duckdb", targets=[target("filing_rate", one_third, "=", "2024-01")])
+    w.file("institutions", "2024-01")
+    for number in (1, 2, 3):
+        w.institution("2024-01", f"I{number}", TOWN_A, filed=number == 1)
+    w.build()
+    assert w.status("filing_rate", "2024-01") == "not_attained"
+    assert w.query("select verdict, attained from marts.target_verdicts") == [("not_attained", False)]
+
+
+def test_target_checks_hold_the_comparison_gap_and_shortfall(tmp_path):
+    # T = 100 (>=) by 2024-11 in 甲街道 (value = places): 50 is short by 50, 100 meets it,
+    # 120 exceeds it by 20 and is short by nothing.
+    w = places_series(tmp_path, {"2024-01": 50, "2024-02": 100, "2024-03": 120}, deadline="2024-11")
+    rows = w.query("select period, value, target_value, comparison, target_deadline, meets_target, gap, shortfall "
+                   "from marts.target_checks where indicator_id = 'places_per_1000' and area_code = ? order by period",
+                   [TOWN_A])
+    assert rows == [
+        ("2024-01", 50.0, 100.0, ">=", "2024-11", False, -50.0, 50.0),
+        ("2024-02", 100.0, 100.0, ">=", "2024-11", True, 0.0, 0.0),
+        ("2024-03", 120.0, 100.0, ">=", "2024-11", True, 20.0, 0.0),
+    ]
+    # a target for 镇街 too: a row for the county and every 镇街
+    assert w.query("select count(*) from marts.target_checks where period = '2024-01'") == [(4,)]
+    # 丙镇 has residents but no institution: value 0, short by the whole target
+    assert w.query("select meets_target, gap, shortfall from marts.target_checks "
+                   "where period = '2024-01' and area_code = ?", [TOWN_C]) == [(False, -100.0, 100.0)]
+
+
 def test_no_target_no_status(tmp_path):
     w = places_series(tmp_path, {"2024-01": 50}, deadline="2024-11")
     row = w.row("filing_rate", "2024-01", TOWN_A)  # filing_rate has no target here
@@ -188,6 +224,9 @@ def test_county_target_is_not_judged_in_each_town(tmp_path):
     # A month without data: the county is no_data, a 镇街 row still has no status at all.
     assert w.status("demo_institutions", "2024-02", COUNTY) == "no_data"
     assert w.row("demo_institutions", "2024-02", TOWN_A)["status"] is None
+    # marts.target_checks has the county's rows alone; without a value nothing is compared
+    assert w.query("select period, area_code, meets_target, gap, shortfall from marts.target_checks "
+                   "order by period") == [("2024-01", COUNTY, True, 0.0, 0.0), ("2024-02", COUNTY, None, None, None)]
 
 
 def test_county_and_towns_target_is_judged_in_each_town(tmp_path):

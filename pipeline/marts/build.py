@@ -26,7 +26,8 @@ from pipeline.warehouse import sql_models as sqlmodels
 # than its approved places.
 RATES_ALLOWED_ABOVE_100 = ("place_utilization",)
 
-# Floating-point slack for range checks, as in the SQL's target comparisons.
+# Floating-point slack: of the target comparison and the status bands of the marts
+# (bound into the SQL as $tolerance) and of the range checks below.
 TOLERANCE = 1e-9
 
 _EXAMPLES = 5
@@ -34,7 +35,7 @@ _EXAMPLES = 5
 
 def model_params(catalog_path: Path = CATALOG_PATH) -> dict[str, Any]:
     """The named parameters the marts models take."""
-    return {"catalog_path": str(catalog_path)}
+    return {"catalog_path": str(catalog_path), "tolerance": TOLERANCE}
 
 
 def marts_models(names: Iterable[str] | None = None, sql_dir: Path = sqlmodels.SQL_DIR) -> list[sqlmodels.SqlModel]:
