@@ -163,6 +163,51 @@ def test_report_sections_are_present_in_order(runs):
         assert piece in text, piece
 
 
+def test_verdict_tables_print_the_warehouses_verdicts_and_gaps(runs, warehouse):
+    """Section 二: per deadline, the verdict and gap of marts.target_verdicts when it has
+    passed, else the month's value, gap (marts.target_checks) and status."""
+    texts = flat(runs)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        targets = con.execute("""
+            select c.name_zh || '（' || c.unit_zh || '）', c.decimals, t.deadline, t.deadline_value,
+                   t.verdict, t.shortfall, now.value, now.shortfall, v.status
+            from marts.target_verdicts as t
+            join marts.indicator_catalog as c using (indicator_id)
+            join marts.target_checks as now
+              on now.indicator_id = t.indicator_id and now.period = ? and now.area_code = ?
+            join marts.indicator_values as v
+              on v.indicator_id = t.indicator_id and v.period = now.period and v.area_code = now.area_code
+            order by t.deadline, c.sort_order
+        """, [PERIOD, COUNTY]).fetchall()
+    deadlines = sorted({t[2] for t in targets})
+    assert deadlines == ["2023-12", "2025-12"]  # one passed by 2024-03, one not yet due
+    verdicts = set()
+    for label, decimals, deadline, value, verdict, shortfall, now, now_shortfall, status in targets:
+        title = next(k for k, t in enumerate(texts) if f"{deadline[:4]}年目标完成情况" in t)
+        at = texts.index(label, title)
+        if deadline <= PERIOD:
+            row = [expected_text(value, decimals), STATUS_ZH[verdict], expected_text(shortfall, decimals)]
+            verdicts.add(verdict)
+        else:
+            row = [expected_text(now, decimals), "未到期", expected_text(now_shortfall, decimals),
+                   f"当前：{STATUS_ZH[status]}"]
+        assert texts[at + 2:at + 2 + len(row)] == row, label
+    assert verdicts == {"attained", "not_attained"}  # this county has both at 2023-12
+
+
+def test_area_chart_colours_bars_by_the_warehouses_comparison():
+    from matplotlib.colors import to_hex
+
+    from pipeline.report.charts import area_bar_chart
+    from pipeline.report.style import ACCENT
+
+    # 甲 is drawn above the target line, but the warehouse says it does not meet it: light.
+    fig = area_bar_chart("每千人口托位数", ["甲", "乙", "丙"], [5.0, 3.0, None], [False, True, None],
+                         decimals=2, target=4.5, comparison=">=")
+    colours = [to_hex(bar.get_facecolor()) for bar in fig.axes[0].patches]  # largest first
+    assert colours[1] == to_hex(ACCENT) and to_hex(ACCENT) not in (colours[0], colours[2])
+
+
 # --- the summary --------------------------------------------------------------
 
 def test_summary_agrees_with_the_statuses(warehouse, county_rows):
@@ -331,17 +376,12 @@ def test_neutralise_cell(raw, safe):
 
 # --- robustness -------------------------------------------------------------------
 
-def test_renders_without_the_optional_tables_and_for_a_month_without_data(warehouse, tmp_path):
+def test_renders_a_month_without_data(warehouse, tmp_path):
     db = fresh_copy(warehouse, tmp_path)
     with duckdb.connect(str(db)) as con:
-        con.execute("drop view core.institutions")
-        for table in ("marts.target_verdicts", "marts.data_quality", "audit.rejected_rows"):
-            con.execute(f"drop table {table}")
-        result = render_report(con, PERIOD, tmp_path / "out")
-        empty = render_report(con, "2022-06", tmp_path / "out")
-    text = "".join(flat(pdf_runs(result.pdf.read_bytes())))
-    assert "机构明细表不可用" in text and "2023年目标完成情况" in text
+        empty = render_report(con, "2022-06", tmp_path / "out")  # before the county's first month
     empty_text = flat(pdf_runs(empty.pdf.read_bytes()))
     assert "均无数据" in "".join(empty_text)
     at = empty_text.index("每千人口托位数（个）")
     assert empty_text[at + 1] == "—"
+    assert "2023年目标完成情况（期限2023年12月）：尚未到期" in "".join(empty_text)
