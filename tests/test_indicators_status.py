@@ -138,32 +138,35 @@ def test_equals_target_with_float_tolerance(tmp_path):
     assert w.status("filing_rate", "2024-02") == "attained"
 
 
-def test_equals_target_tolerates_floating_point_noise(tmp_path):
-    # 100 × 1 ÷ 3 is 33.333333333333336 in floating point, (1 ÷ 3) × 100 is
-    # 33.33333333333333: equal within 1e-9, so the deadline month is attained.
-    one_third = (1 / 3) * 100
-    w = Warehouse(tmp_path / "warehouse.duckdb", targets=[target("filing_rate", one_third, "=", "2024-01")])
+ONE_THIRD = (1 / 3) * 100
+
+
+def one_in_three_filed(tmp_path) -> Warehouse:
+    """filing_rate "= (1 ÷ 3) × 100" by 2024-01, and 1 of 3 institutions filed in 2024-01:
+    100 × 1 ÷ 3 is 33.333333333333336 in floating point, (1 ÷ 3) × 100 is 33.33333333333333."""
+    w = Warehouse(tmp_path / "warehouse.duckdb", targets=[target("filing_rate", ONE_THIRD, "=", "2024-01")])
     w.file("institutions", "2024-01")
     for number in (1, 2, 3):
         w.institution("2024-01", f"I{number}", TOWN_A, filed=number == 1)
     w.build()
-    assert w.value("filing_rate", "2024-01") != one_third
+    return w
+
+
+def test_equals_target_tolerates_floating_point_noise(tmp_path):
+    # equal within 1e-9, so the deadline month is attained
+    w = one_in_three_filed(tmp_path)
+    assert w.value("filing_rate", "2024-01") != ONE_THIRD
     assert w.status("filing_rate", "2024-01") == "attained"
 
 
 def test_one_tolerance_for_status_and_verdict(tmp_path, monkeypatch):
-    # The same series as above, built with no tolerance at all (TOLERANCE, bound into the
-    # SQL as $tolerance): the last-bit difference now misses "= T", in the month's status
-    # and in the verdict at the deadline alike.
+    # The same series built with no tolerance at all (TOLERANCE, bound into the SQL as
+    # $tolerance): the last-bit difference now misses "= T", in the month's status and in
+    # the verdict at the deadline alike.
     from pipeline.marts import build
 
     monkeypatch.setattr(build, "TOLERANCE", 0.0)
-    one_third = (1 / 3) * 100
-    w = Warehouse(tmp_path / "warehouse.duckdb", targets=[target("filing_rate", one_third, "=", "2024-01")])
-    w.file("institutions", "2024-01")
-    for number in (1, 2, 3):
-        w.institution("2024-01", f"I{number}", TOWN_A, filed=number == 1)
-    w.build()
+    w = one_in_three_filed(tmp_path)
     assert w.status("filing_rate", "2024-01") == "not_attained"
     assert w.query("select verdict, attained from marts.target_verdicts") == [("not_attained", False)]
 

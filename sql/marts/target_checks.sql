@@ -74,17 +74,6 @@ final as (
 
 )
 
-select
-    indicator_id,
-    period,
-    area_code,
-    value,
-    target_value,
-    comparison,
-    target_deadline,
-    meets_target,
-    gap,
-    shortfall,
-    is_county
+select * exclude (sort_order)
 from final
 order by sort_order, period, is_county desc, area_code
