@@ -20,7 +20,7 @@ from typing import Any
 
 import duckdb
 
-from pipeline.marts.build import MODELS, build_marts
+from pipeline.marts.build import build_marts, indicator_models
 
 COUNTY = "990000"
 TOWN_A = "990001"  # 甲街道, 城镇
@@ -166,8 +166,9 @@ class Warehouse:
         )
 
     def build(self) -> dict[str, int]:
-        """Build the indicator models (sql/marts/data_quality reads tables not made here)."""
-        return build_marts(self.con, MODELS)
+        """Build the indicator models (sql/marts/data_quality, owned by validation, reads
+        tables not made here)."""
+        return build_marts(self.con, indicator_models())
 
     def row(self, indicator_id: str, period: str, area_code: str) -> dict[str, Any] | None:
         """One row of marts.indicator_values as a dict, or None when there is none."""

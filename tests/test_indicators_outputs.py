@@ -8,39 +8,28 @@ from pathlib import Path
 import pytest
 
 from pipeline.marts import build as indicators
+from pipeline.marts.catalog import CATALOG_PATH, indicator_ids, read_catalog
 from pipeline.reference import default_applies_to
 from tests.indicator_fixtures import COUNTY, TOWN_A, TOWN_B, TOWN_C, Warehouse, main_warehouse
 
 REPO = Path(__file__).resolve().parents[1]
 
-# The 19 ids of indicator-handbook.md, in the handbook's order, with kind and level.
-HANDBOOK = [
-    ("demo_institutions", "count", "C,A"),
-    ("places_per_1000", "per_1000", "C,A"),
-    ("affordable_place_share", "percent", "C,A"),
-    ("town_coverage", "percent", "C"),
-    ("rural_town_coverage", "percent", "C"),
-    ("filing_rate", "percent", "C,A"),
-    ("cctv_coverage", "percent", "C,A"),
-    ("fire_safety_rate", "percent", "C,A"),
-    ("enrolled_children", "count", "C,A"),
-    ("enrollment_rate", "percent", "C,A"),
-    ("place_utilization", "percent", "C,A"),
-    ("caregiver_certified_rate", "percent", "C,A"),
-    ("staff_trained_rate", "percent", "C,A"),
-    ("criminal_check_rate", "percent", "C,A"),
-    ("ratio_compliance_rate", "percent", "C,A"),
-    ("kindergarten_nursery_count", "count", "C,A"),
-    ("employer_institution_count", "count", "C,A"),
-    ("mch_institution_count", "count", "C,A"),
-    ("service_type_count", "count", "C"),
-]
+
+def handbook_indicators() -> list[tuple[str, str, str, str, str]]:
+    """(id, 名称, unit, level, definition) of each row of the table in the handbook's
+    "Indicators" section (docs/indicator-handbook.md), in its order."""
+    text = (REPO / "docs" / "indicator-handbook.md").read_text(encoding="utf-8")
+    section = text.split("\n## Indicators\n", 1)[1].split("\n## ", 1)[0]
+    rows = [[cell.strip() for cell in line.split("|")[1:-1]]
+            for line in section.splitlines() if line.startswith("| ")]
+    assert rows[0][:2] == ["id", "名称"], rows[0]
+    return [tuple(row[:5]) for row in rows[1:]]
 
 
 def target(indicator_id, value, comparison, deadline, planned_max=None):
-    kind, levels = next((k, lv) for i, k, lv in HANDBOOK if i == indicator_id)
+    entry = next(row for row in read_catalog() if row["indicator_id"] == indicator_id)
     return (indicator_id, value, comparison, deadline, "13", "市审批服务局", "", planned_max,
-            default_applies_to(kind, levels))
+            default_applies_to(entry["kind"], entry["levels"]))
 
 
 @pytest.fixture
@@ -51,10 +40,17 @@ def warehouse(tmp_path):
 
 
 def test_catalog_lists_the_handbooks_indicators(warehouse):
-    rows = warehouse.query("select indicator_id, kind, levels, decimals from marts.indicator_catalog order by sort_order")
-    assert [(i, k, lv) for i, k, lv, _ in rows] == HANDBOOK
+    handbook = handbook_indicators()
+    assert len(handbook) == 19
+    rows = warehouse.query("select indicator_id, name_zh, unit_zh, levels, kind, decimals "
+                           "from marts.indicator_catalog order by sort_order")
+    assert [r[:4] for r in rows] == [(i, name, unit, level.replace(" ", "")) for i, name, unit, level, _ in handbook]
+    # the kind as the handbook's unit and definition say: %, 1000 × … ÷ …, or a count
+    kinds = {i: "percent" if unit == "%" else "per_1000" if definition.startswith("1000 ×") else "count"
+             for i, _, unit, _, definition in handbook}
+    assert {r[0]: r[4] for r in rows} == kinds
     # reports round counts to integers, per-1000 to 2 decimals, percentages to 1
-    assert {(k, d) for _, k, _, d in rows} == {("count", 0), ("per_1000", 2), ("percent", 1)}
+    assert {(r[4], r[5]) for r in rows} == {("count", 0), ("per_1000", 2), ("percent", 1)}
     names = warehouse.query("select count(distinct name_zh), count(definition_zh), count(unit_zh) from marts.indicator_catalog")
     assert names == [(19, 19, 19)]
 
@@ -71,6 +67,36 @@ def test_catalog_carries_targets_and_lead_units(warehouse):
         ("filing_rate", 100.0, "=", "2023-12", "市审批服务局", "13"),
         ("enrolled_children", None, None, None, None, None),
     ]
+
+
+def test_catalog_names_columns_of_area_measures(warehouse):
+    columns = {c for (c,) in warehouse.query(
+        "select column_name from information_schema.columns "
+        "where table_schema = 'marts' and table_name = 'area_measures'")}
+    for row in read_catalog():
+        assert row["numerator_measure"] in columns, row["indicator_id"]
+        # a count has no denominator; a rate or per-1,000 figure has one
+        if row["kind"] == "count":
+            assert row["denominator_measure"] == "", row["indicator_id"]
+        else:
+            assert row["denominator_measure"] in columns, row["indicator_id"]
+
+
+def test_a_new_catalog_row_is_a_new_indicator(tmp_path):
+    """The indicators are the rows of the catalog: a catalog with one more row (a count of
+    places, the `places` column of marts.area_measures) publishes one more indicator."""
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text(CATALOG_PATH.read_text(encoding="utf-8")
+                       + 'approved_places,核定托位数,个,"C,A",count,places,,0,二,20,正常运营托育机构核定托位数之和。\n',
+                       encoding="utf-8")
+    w = main_warehouse(tmp_path / "warehouse.duckdb")
+    indicators.build_marts(w.con, indicators.indicator_models(), catalog_path=catalog)
+    # 2024-01 places: 甲街道 I1 30 + I2 20; 乙镇 I3 10 + I4 40; 丙镇 none
+    assert [w.value("approved_places", "2024-01", area) for area in (COUNTY, TOWN_A, TOWN_B, TOWN_C)] == [
+        100, 50, 50, 0]
+    assert w.row("approved_places", "2024-01", COUNTY)["denominator"] is None
+    assert w.value("approved_places", "2024-04") is None  # the month's only file was rejected
+    assert w.query("select count(*) from marts.indicator_catalog") == [(20,)]
 
 
 def test_policy_measures(warehouse):
@@ -224,7 +250,7 @@ def test_check_town_coverage_fails_when_county_disagrees(warehouse):
 def test_build_marts_reports_row_counts(tmp_path):
     w = main_warehouse(tmp_path / "warehouse.duckdb")
     counts = w.build()
-    assert set(counts) == {f"marts.{m}" for m in indicators.MODELS}
+    assert set(counts) == {f"marts.{m}" for m in indicators.indicator_models()}
     assert counts["marts.indicator_values"] == 268
     assert counts["marts.indicator_values_zh"] == 268
     assert counts["marts.month_calendar"] == 4
@@ -234,13 +260,20 @@ def test_build_marts_reports_row_counts(tmp_path):
         indicators.build_marts(w.con, ["indicator_value"])
 
 
-def test_build_marts_builds_every_model_of_sql_marts_by_default():
+def test_indicator_models_are_the_files_of_sql_marts_but_those_another_stage_owns(tmp_path):
     every = {m.name for m in indicators.marts_models()}
-    assert set(indicators.MODELS) <= every
+    assert every == {p.stem for p in (REPO / "sql" / "marts").glob("*.sql")}
+    # data_quality is kept in sql/marts but owned by validation (its `-- owner:` header)
+    assert set(indicators.indicator_models()) == every - {"data_quality"}
+    # a model file added to a folder is a model; its header alone can set it apart
+    for name, header in (("a", ""), ("b", "-- owner: validation\n")):
+        (tmp_path / "marts").mkdir(exist_ok=True)
+        (tmp_path / "marts" / f"{name}.sql").write_text(f"-- grain: one row\n{header}select 1 as x\n", encoding="utf-8")
+    assert indicators.indicator_models(tmp_path) == ["a"]
 
 
 def test_every_model_declares_its_grain_and_dependencies():
-    for model in indicators.marts_models(indicators.MODELS):
+    for model in indicators.marts_models(indicators.indicator_models()):
         assert model.grain, model.path
         assert model.depends_on, model.path
         assert "\nselect * from final" in model.sql or "\nfrom final" in model.sql, model.path
@@ -248,7 +281,7 @@ def test_every_model_declares_its_grain_and_dependencies():
 
 def test_docs_describe_every_indicator_and_model():
     text = (REPO / "docs" / "indicators.md").read_text(encoding="utf-8")
-    for indicator_id, _, _ in HANDBOOK:
+    for indicator_id in indicator_ids():
         assert f"`{indicator_id}`" in text, indicator_id
-    for model in indicators.MODELS:
+    for model in indicators.indicator_models():
         assert f"marts.{model}" in text, model

@@ -138,17 +138,56 @@ def test_equals_target_with_float_tolerance(tmp_path):
     assert w.status("filing_rate", "2024-02") == "attained"
 
 
-def test_equals_target_tolerates_floating_point_noise(tmp_path):
-    # 100 × 1 ÷ 3 is 33.333333333333336 in floating point, (1 ÷ 3) × 100 is
-    # 33.33333333333333: equal within 1e-9, so the deadline month is attained.
-    one_third = (1 / 3) * 100
-    w = Warehouse(tmp_path / "warehouse.duckdb", targets=[target("filing_rate", one_third, "=", "2024-01")])
+ONE_THIRD = (1 / 3) * 100
+
+
+def one_in_three_filed(tmp_path) -> Warehouse:
+    """filing_rate "= (1 ÷ 3) × 100" by 2024-01, and 1 of 3 institutions filed in 2024-01:
+    100 × 1 ÷ 3 is 33.333333333333336 in floating point, (1 ÷ 3) × 100 is 33.33333333333333."""
+    w = Warehouse(tmp_path / "warehouse.duckdb", targets=[target("filing_rate", ONE_THIRD, "=", "2024-01")])
     w.file("institutions", "2024-01")
     for number in (1, 2, 3):
         w.institution("2024-01", f"I{number}", TOWN_A, filed=number == 1)
     w.build()
-    assert w.value("filing_rate", "2024-01") != one_third
+    return w
+
+
+def test_equals_target_tolerates_floating_point_noise(tmp_path):
+    # equal within 1e-9, so the deadline month is attained
+    w = one_in_three_filed(tmp_path)
+    assert w.value("filing_rate", "2024-01") != ONE_THIRD
     assert w.status("filing_rate", "2024-01") == "attained"
+
+
+def test_one_tolerance_for_status_and_verdict(tmp_path, monkeypatch):
+    # The same series built with no tolerance at all (TOLERANCE, bound into the SQL as
+    # $tolerance): the last-bit difference now misses "= T", in the month's status and in
+    # the verdict at the deadline alike.
+    from pipeline.marts import build
+
+    monkeypatch.setattr(build, "TOLERANCE", 0.0)
+    w = one_in_three_filed(tmp_path)
+    assert w.status("filing_rate", "2024-01") == "not_attained"
+    assert w.query("select verdict, attained from marts.target_verdicts") == [("not_attained", False)]
+
+
+def test_target_checks_hold_the_comparison_gap_and_shortfall(tmp_path):
+    # T = 100 (>=) by 2024-11 in 甲街道 (value = places): 50 is short by 50, 100 meets it,
+    # 120 exceeds it by 20 and is short by nothing.
+    w = places_series(tmp_path, {"2024-01": 50, "2024-02": 100, "2024-03": 120}, deadline="2024-11")
+    rows = w.query("select period, value, target_value, comparison, target_deadline, meets_target, gap, shortfall "
+                   "from marts.target_checks where indicator_id = 'places_per_1000' and area_code = ? order by period",
+                   [TOWN_A])
+    assert rows == [
+        ("2024-01", 50.0, 100.0, ">=", "2024-11", False, -50.0, 50.0),
+        ("2024-02", 100.0, 100.0, ">=", "2024-11", True, 0.0, 0.0),
+        ("2024-03", 120.0, 100.0, ">=", "2024-11", True, 20.0, 0.0),
+    ]
+    # a target for 镇街 too: a row for the county and every 镇街
+    assert w.query("select count(*) from marts.target_checks where period = '2024-01'") == [(4,)]
+    # 丙镇 has residents but no institution: value 0, short by the whole target
+    assert w.query("select meets_target, gap, shortfall from marts.target_checks "
+                   "where period = '2024-01' and area_code = ?", [TOWN_C]) == [(False, -100.0, 100.0)]
 
 
 def test_no_target_no_status(tmp_path):
@@ -188,6 +227,9 @@ def test_county_target_is_not_judged_in_each_town(tmp_path):
     # A month without data: the county is no_data, a 镇街 row still has no status at all.
     assert w.status("demo_institutions", "2024-02", COUNTY) == "no_data"
     assert w.row("demo_institutions", "2024-02", TOWN_A)["status"] is None
+    # marts.target_checks has the county's rows alone; without a value nothing is compared
+    assert w.query("select period, area_code, meets_target, gap, shortfall from marts.target_checks "
+                   "order by period") == [("2024-01", COUNTY, True, 0.0, 0.0), ("2024-02", COUNTY, None, None, None)]
 
 
 def test_county_and_towns_target_is_judged_in_each_town(tmp_path):

@@ -22,28 +22,12 @@ from pipeline.marts.catalog import CATALOG_PATH, read_catalog
 from pipeline.warehouse import sql_models as sqlmodels
 
 
-# The indicator models of sql/marts/ (docs/indicators.md). sql/marts/ may hold other
-# models too (data_quality); build_marts builds them all unless told which.
-MODELS = (
-    "month_calendar",
-    "population_by_month",
-    "operating_institutions",
-    "institution_enrollment",
-    "institution_staffing",
-    "area_measures",
-    "indicator_catalog",
-    "indicator_series",
-    "indicator_values",
-    "target_verdicts",
-    "policy_measures",
-    "indicator_values_zh",
-)
-
 # Percentages that may exceed 100 by definition: a full nursery can take more children
 # than its approved places.
 RATES_ALLOWED_ABOVE_100 = ("place_utilization",)
 
-# Floating-point slack for range checks, as in the SQL's target comparisons.
+# Floating-point slack: of the target comparison and the status bands of the marts
+# (bound into the SQL as $tolerance) and of the range checks below.
 TOLERANCE = 1e-9
 
 _EXAMPLES = 5
@@ -51,7 +35,7 @@ _EXAMPLES = 5
 
 def model_params(catalog_path: Path = CATALOG_PATH) -> dict[str, Any]:
     """The named parameters the marts models take."""
-    return {"catalog_path": str(catalog_path)}
+    return {"catalog_path": str(catalog_path), "tolerance": TOLERANCE}
 
 
 def marts_models(names: Iterable[str] | None = None, sql_dir: Path = sqlmodels.SQL_DIR) -> list[sqlmodels.SqlModel]:
@@ -64,6 +48,12 @@ def marts_models(names: Iterable[str] | None = None, sql_dir: Path = sqlmodels.S
     if unknown:
         raise ValueError(f"no such model in sql/marts: {', '.join(sorted(unknown))}")
     return [m for m in models if m.name in wanted]
+
+
+def indicator_models(sql_dir: Path = sqlmodels.SQL_DIR) -> list[str]:
+    """The indicator models: the models of sql/marts that no other stage owns (a model kept
+    here for another stage says so in its `-- owner:` header, as data_quality does)."""
+    return [m.name for m in marts_models(sql_dir=sql_dir) if m.owner is None]
 
 
 def build_model(con: duckdb.DuckDBPyConnection, name: str, catalog_path: Path = CATALOG_PATH) -> int:
@@ -79,7 +69,7 @@ def build_marts(con: duckdb.DuckDBPyConnection, models: Iterable[str] | None = N
                 catalog_path: Path = CATALOG_PATH, incremental: bool = False) -> dict[str, int]:
     """Build the models of sql/marts in dependency order; return row counts by table.
 
-    `models` names the models to build (e.g. `MODELS`, the indicator models alone);
+    `models` names the models to build (e.g. `indicator_models()`);
     by default every model of sql/marts is built. Views are counted like tables.
     `incremental` (a build of every model): the per-month models rebuild only the months
     whose inputs changed since the last build (pipeline/marts/incremental.py); the others are

@@ -1,6 +1,7 @@
 """The indicator catalog (`catalog.csv`): the one list of the handbook's indicators, with
 their Chinese names, units, levels (C county, A each 镇街), kind (count, per_1000, percent),
-report rounding, policy clause and order. Everything that needs the list of indicators
+the `marts.area_measures` columns of their numerator and denominator, report rounding,
+policy clause and order. Everything that needs the list of indicators
 reads it here: the reference checks, the marts (`$catalog_path`) and the report."""
 
 from __future__ import annotations

@@ -107,17 +107,20 @@ def trend_chart(title: str, months: list[str], values: Sequence[float | None], *
     return fig
 
 
-def area_bar_chart(title: str, names: Sequence[str], values: Sequence[float | None], *,
-                   decimals: int, unit: str = "", target: float | None = None,
-                   comparison: str | None = None) -> Figure:
+def area_bar_chart(title: str, names: Sequence[str], values: Sequence[float | None],
+                   meets: Sequence[bool | None], *, decimals: int, unit: str = "",
+                   target: float | None = None, comparison: str | None = None) -> Figure:
     """One indicator by 镇街 in the report month, largest first, against the target.
 
-    Bars that meet the target are dark, the others light; every bar carries its value,
-    and a 镇街 without data says so instead of showing an empty bar.
+    `meets`: whether each value meets its target, as the warehouse says (None where no
+    target applies). Bars that meet it are dark, the others light, and every bar is dark
+    without a target; every bar carries its value, and a 镇街 without data says so
+    instead of showing an empty bar.
     """
     order = sorted(range(len(names)), key=lambda i: (values[i] is None, -(values[i] or 0), i))
     labels = [names[i] for i in order]
     vals = [values[i] for i in order]
+    met = [meets[i] for i in order]
     height = 1.1 + 0.34 * max(len(labels), 1)
     with chart_style():
         fig = new_figure(WIDE_WIDTH, height)
@@ -128,8 +131,7 @@ def area_bar_chart(title: str, names: Sequence[str], values: Sequence[float | No
         ys = list(range(len(labels)))
         finite = [v for v in vals if v is not None]
         top = max(finite + ([target] if target is not None else []) + [0.0]) * 1.22 or 1.0
-        colours = [ACCENT if (v is not None and target is not None and v >= target)
-                   or (v is not None and target is None) else "#9db3c8" for v in vals]
+        colours = [ACCENT if v is not None and m is not False else "#9db3c8" for v, m in zip(vals, met)]
         ax.barh(ys, [v or 0 for v in vals], color=colours, height=0.62, zorder=3)
         for y, v in zip(ys, vals):
             text = fmt_value(v, decimals) if v is not None else "无数据"

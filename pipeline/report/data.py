@@ -5,9 +5,12 @@ package talks to the database except `record_published` (which writes
 `marts.published_values`, the memory of what each report printed, so that the next
 report can list the figures revised since).
 
-Tables built by other parts of the pipeline are read by column name, and optional
-ones (core.institutions, marts.target_verdicts, marts.data_quality, audit.rejected_rows,
-marts.published_values) are read only when they exist.
+The report shows what the marts hold and works nothing out again: values and statuses
+come from marts.indicator_values, whether and by how much a target is met from
+marts.target_checks and marts.target_verdicts, the operating institutions from
+marts.operating_institutions. Every table is read by its column names as the pipeline
+builds it; marts.published_values, which the report itself keeps, is the one that may
+not exist yet.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from typing import Any
 import duckdb
 
 from pipeline.period import month_end, months_between, shift_month
-from pipeline.warehouse.sql_models import quote_ident
 from pipeline.warehouse.connection import table_exists
 
 QUALITY_MONTHS = 12
@@ -68,10 +70,14 @@ class Indicator:
 
 @dataclass(frozen=True)
 class Point:
-    """One indicator value at one month for one area."""
+    """One indicator value at one month for one area, with its target status and, from
+    marts.target_checks, whether it meets the target and what is still missing to it
+    (both None where no target applies or there is no value)."""
 
     value: float | None
     status: str | None
+    meets_target: bool | None = None
+    shortfall: float | None = None
 
 
 @dataclass
@@ -84,12 +90,11 @@ class ReportData:
     catalog: list[Indicator]              # sort_order
     county: dict[str, dict[str, Point]]   # indicator → month → point (county level)
     by_area: dict[str, dict[str, Point]]  # indicator → area_code → point at `period`
-    verdicts: list[dict[str, Any]]
+    verdicts: list[dict[str, Any]]        # marts.target_verdicts
     measures: list[dict[str, Any]]
     quality: list[dict[str, Any]]         # marts.data_quality, last 12 months
     rejected: list[dict[str, Any]]        # rejected rows by kind and rule
-    mix: list[dict[str, Any]]             # institutions by type by month
-    mix_source: str                       # 'core' or 'indicators'
+    mix: list[dict[str, Any]]             # operating institutions by type by month
     previous_report: str | None
     previous_published: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     untrusted_kinds: list[str] = field(default_factory=list)  # the month's files mostly rejected
@@ -109,13 +114,6 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None =
     cursor = con.execute(sql, params or [])
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
-
-
-def table_columns(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> set[str]:
-    return {r[0] for r in con.execute(
-        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
-        [schema, name],
-    ).fetchall()}
 
 
 def latest_period(con: duckdb.DuckDBPyConnection) -> str:
@@ -158,32 +156,19 @@ def _catalog(con) -> list[Indicator]:
     return out
 
 
-def _verdicts(con, period: str) -> list[dict]:
-    """Target verdicts at each deadline, as far as the report month allows.
-
-    A deadline after the report month is not yet due, whatever the table says (a report
-    for an earlier month must not print a later month's verdict).
-    """
-    if not table_exists(con, "marts", "target_verdicts"):
-        return []
-    cols = table_columns(con, "marts", "target_verdicts")
-    # name in the report ← the names the table may use for it
-    wanted = {"indicator_id": ("indicator_id",), "deadline": ("deadline", "target_deadline"),
-              "target_value": ("target_value",), "comparison": ("comparison",),
-              "attained": ("attained",),
-              "beyond_planned": ("beyond_planned", "beyond_planned_range")}
-    select = ", ".join(
-        next((f"{quote_ident(c)} as {name}" for c in names if c in cols), f"null as {name}")
-        for name, names in wanted.items())
-    rows = _rows(con, f"select {select} from marts.target_verdicts order by deadline, indicator_id")
-    for r in rows:
-        r["due"] = r["deadline"] is not None and r["deadline"] <= period
-    return rows
+def _verdicts(con) -> list[dict]:
+    """The verdict on each target at its deadline (marts.target_verdicts). Whether a
+    deadline is due is the report month's to say (a report for an earlier month shows a
+    later deadline as not yet due, whatever the table says): pipeline/report/tables.py."""
+    return _rows(con, """
+        select indicator_id, deadline, target_value, comparison, verdict, deadline_value,
+               shortfall, beyond_planned_range
+        from marts.target_verdicts
+        order by deadline, indicator_id
+    """)
 
 
 def _quality(con, period: str) -> list[dict]:
-    if not table_exists(con, "marts", "data_quality"):
-        return []
     first = shift_month(period, -(QUALITY_MONTHS - 1))
     return _rows(con, "select * from marts.data_quality where period between ? and ? "
                       "order by period, kind", [first, period])
@@ -191,8 +176,6 @@ def _quality(con, period: str) -> list[dict]:
 
 def _rejected(con, period: str) -> list[dict]:
     """Rejected rows by kind and rule: in the report month and in the last 12 months."""
-    if not table_exists(con, "audit", "rejected_rows"):
-        return []
     first = shift_month(period, -(QUALITY_MONTHS - 1))
     # Only rows of the current version of each file count (a superseded file's rejects
     # no longer matter); audit.current_files says which versions are current.
@@ -216,31 +199,15 @@ def _rejected(con, period: str) -> list[dict]:
     """, [first, period, period])
 
 
-def _mix(con, period: str, catalog: list[Indicator], county_code: str) -> tuple[list[dict], str]:
-    """Operating institutions by type per month (core.institutions), else the type counts."""
-    if table_exists(con, "core", "institutions"):
-        cols = table_columns(con, "core", "institutions")
-        if {"period", "institution_type", "operating_status"} <= cols:
-            places = "sum(places)" if "places" in cols else "null"
-            rows = _rows(con, f"""
-                select period, institution_type, count(*) as institutions, {places} as places
-                from core.institutions
-                where operating_status = '正常运营' and period <= ?
-                group by period, institution_type
-                order by period, institution_type
-            """, [period])
-            if rows:
-                return rows, "core"
-    ids = [i.indicator_id for i in catalog if i.indicator_id.endswith("_count")
-           and i.indicator_id != "service_type_count"]
-    rows = _rows(con, """
-        select v.period, c.name_zh as institution_type, v.value as institutions, null as places
-        from marts.indicator_values as v
-        join marts.indicator_catalog as c using (indicator_id)
-        where v.area_code = ? and v.period <= ? and list_contains(?, v.indicator_id)
-        order by v.period, c.sort_order
-    """, [county_code, period, ids])
-    return rows, "indicators"
+def _mix(con, period: str) -> list[dict]:
+    """Operating institutions (O(M), marts.operating_institutions) by type per month."""
+    return _rows(con, """
+        select period, institution_type, count(*) as institutions, sum(places) as places
+        from marts.operating_institutions
+        where period <= ?
+        group by period, institution_type
+        order by period, institution_type
+    """, [period])
 
 
 def _previous_published(con, period: str) -> tuple[str | None, dict]:
@@ -255,6 +222,21 @@ def _previous_published(con, period: str) -> tuple[str | None, dict]:
     return row[0], {(r["indicator_id"], r["period"], r["area_code"]): r for r in rows}
 
 
+def _points(con, where: str, params: list) -> list[dict]:
+    """Rows of marts.indicator_values (`where` over alias v) with their Point: the value,
+    the status and, where a target applies, the row of marts.target_checks."""
+    rows = _rows(con, f"""
+        select v.indicator_id, v.period, v.area_code, v.value, v.status, c.meets_target, c.shortfall
+        from marts.indicator_values as v
+        left join marts.target_checks as c
+          on c.indicator_id = v.indicator_id and c.period = v.period and c.area_code = v.area_code
+        where {where}
+    """, params)
+    for r in rows:
+        r["point"] = Point(r["value"], r["status"], r["meets_target"], r["shortfall"])
+    return rows
+
+
 def load_report_data(con: duckdb.DuckDBPyConnection, period: str) -> ReportData:
     county_code, county_name = _county(con)
     catalog = _catalog(con)
@@ -262,44 +244,31 @@ def load_report_data(con: duckdb.DuckDBPyConnection, period: str) -> ReportData:
         select area_code, area_name, area_type, urban_rural
         from reference.areas where parent_code is not null order by area_code
     """)
-    values = _rows(con, """
-        select indicator_id, period, value, status
-        from marts.indicator_values
-        where area_code = ? and period <= ?
-    """, [county_code, period])
+    values = _points(con, "v.area_code = ? and v.period <= ?", [county_code, period])
     county: dict[str, dict[str, Point]] = {}
     for r in values:
-        county.setdefault(r["indicator_id"], {})[r["period"]] = Point(r["value"], r["status"])
+        county.setdefault(r["indicator_id"], {})[r["period"]] = r["point"]
     first = min((r["period"] for r in values), default=period)
-    area_rows = _rows(con, """
-        select v.indicator_id, v.area_code, v.value, v.status
-        from marts.indicator_values as v
-        join reference.areas as a on a.area_code = v.area_code and a.parent_code is not null
-        where v.period = ?
-    """, [period])
     by_area: dict[str, dict[str, Point]] = {}
-    for r in area_rows:
-        by_area.setdefault(r["indicator_id"], {})[r["area_code"]] = Point(r["value"], r["status"])
+    for r in _points(con, "v.area_code <> ? and v.period = ?", [county_code, period]):
+        by_area.setdefault(r["indicator_id"], {})[r["area_code"]] = r["point"]
     measures = _rows(con, """
         select measure_no, title_zh, lead_unit, responsible_units, indicator_ids, coverage_note_zh
         from marts.policy_measures order by measure_no
-    """) if table_exists(con, "marts", "policy_measures") else []
-    mix, mix_source = _mix(con, period, catalog, county_code)
+    """)
     previous_report, previous = _previous_published(con, period)
     return ReportData(
         period=period, county_code=county_code, county_name=county_name,
         months=months_between(first, period), areas=areas, catalog=catalog,
-        county=county, by_area=by_area, verdicts=_verdicts(con, period), measures=measures,
-        quality=_quality(con, period), rejected=_rejected(con, period), mix=mix,
-        mix_source=mix_source, previous_report=previous_report, previous_published=previous,
+        county=county, by_area=by_area, verdicts=_verdicts(con), measures=measures,
+        quality=_quality(con, period), rejected=_rejected(con, period), mix=_mix(con, period),
+        previous_report=previous_report, previous_published=previous,
         untrusted_kinds=untrusted_kinds_of(con, period),
     )
 
 
 def untrusted_kinds_of(con, period: str) -> list[str]:
     """The kinds whose file of `period` has most of its rows rejected (pipeline/validate/trust.py)."""
-    if not (table_exists(con, "audit", "load_log") and table_exists(con, "audit", "rejected_rows")):
-        return []
     from pipeline.warehouse.schema import KINDS
     from pipeline.validate.trust import file_trust
 

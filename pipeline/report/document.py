@@ -62,16 +62,15 @@ def chart_specs(data: ReportData) -> list[ChartSpec]:
         values = [data.by_area.get(places.indicator_id, {}).get(a["area_code"]) for a in data.areas]
         specs.append(ChartSpec("area_places_per_1000", lambda: charts.area_bar_chart(
             f"各镇街{name_with_unit(places)}", [a["area_name"] for a in data.areas],
-            [v.value if v else None for v in values], decimals=places.decimals,
+            [v.value if v else None for v in values], [v.meets_target if v else None for v in values],
+            decimals=places.decimals,
             unit=places.unit, target=places.target, comparison=places.comparison), wide=True))
     types = sorted({r["institution_type"] for r in data.mix})
     by = {(r["period"], r["institution_type"]): r["institutions"] for r in data.mix}
     present = {r["period"] for r in data.mix}
     counts = {t: [by.get((m, t), 0 if m in present else None) for m in months] for t in types}
-    mix_title = ("正常运营机构数（家），按机构类型" if data.mix_source == "core"
-                 else "设有专项指标的机构类型数量（家）")
     specs.append(ChartSpec("institution_mix", lambda: charts.stacked_mix_chart(
-        mix_title, months, counts), wide=True))
+        "正常运营机构数（家），按机构类型", months, counts), wide=True))
     affordable = data.indicator("affordable_place_share")
     if affordable is not None:
         specs.append(ChartSpec("trend_affordable_place_share", lambda: charts.trend_chart(
@@ -132,7 +131,6 @@ def build_document(data: ReportData, compiler: str, generated_on: date | None) -
         "generated_on": date_label(generated_on) if generated_on else None,
         "area_target": (fmt_target(places.target, places.comparison, places.unit)
                         if places is not None and places.target is not None else None),
-        "mix_source": data.mix_source,
     }
     card_rows = []
     for ind in (i for i in data.catalog if i.targeted):

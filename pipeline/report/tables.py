@@ -117,23 +117,15 @@ def other_indicators_table(data: ReportData) -> Table:
     return _with_dash_note(table)
 
 
-def _meets(value: float, target: float, comparison: str | None) -> bool:
-    return value >= target - 1e-9 if comparison == ">=" else abs(value - target) < 1e-9
-
-
 def verdict_tables(data: ReportData, first_number: int) -> list[Table]:
-    """One table per target deadline: the verdict at the deadline, or 'not yet due'.
+    """One table per target deadline (marts.target_verdicts): the verdict at the deadline,
+    or, for a deadline after the report month, the month's value and status.
 
-    The targets are those of marts.target_verdicts (an indicator may have more than one
-    deadline), else the catalog's. The value at a deadline is the county's value of that
-    month, the same figure the trend chart shows.
+    Values, verdicts, statuses and the gap (差距, marts.target_checks.shortfall: the target
+    minus the value, 0 when it is met) are the marts'; nothing is compared here.
     """
     catalog = {i.indicator_id: i for i in data.catalog}
-    targets = [v for v in data.verdicts if v.get("indicator_id") in catalog and v.get("deadline")]
-    if not targets:
-        targets = [{"indicator_id": i.indicator_id, "deadline": i.deadline,
-                    "target_value": i.target, "comparison": i.comparison}
-                   for i in data.catalog if i.targeted]
+    targets = [v for v in data.verdicts if v["indicator_id"] in catalog]
     tables = []
     for k, deadline in enumerate(sorted({t["deadline"] for t in targets})):
         due = deadline <= data.period
@@ -142,22 +134,18 @@ def verdict_tables(data: ReportData, first_number: int) -> list[Table]:
                         key=lambda t: catalog[t["indicator_id"]].sort_order)
         for t in chosen:
             ind = catalog[t["indicator_id"]]
-            target = t.get("target_value") if t.get("target_value") is not None else ind.target
-            comparison = t.get("comparison") or ind.comparison
             if due:
-                value = data.point(ind.indicator_id, deadline).value
-                met = None if value is None else _meets(value, target, comparison)
-                verdict = status_cell("no_data" if value is None else
-                                      "attained" if met else "not_attained")
-                note = "超出规划数量区间" if t.get("beyond_planned") else ""
+                value, shortfall = t["deadline_value"], t["shortfall"]
+                # pending: the deadline is after the data's last month, so it has no value
+                verdict = status_cell("no_data" if t["verdict"] == "pending" else t["verdict"])
+                note = "超出规划数量区间" if t["beyond_planned_range"] else ""
             else:
                 now = data.point(ind.indicator_id, data.period)
-                value = now.value
+                value, shortfall = now.value, now.shortfall
                 verdict = {"text": "未到期", "status": None}
                 note = f"当前：{STATUS_ZH.get(now.status or 'no_data')}"
-            gap = None if value is None else max(target - value, 0.0)
-            rows.append([name_with_unit(ind), fmt_target(target, comparison, ind.unit),
-                         num(value, ind.decimals), verdict, num(gap, ind.decimals), note])
+            rows.append([name_with_unit(ind), fmt_target(t["target_value"], t["comparison"], ind.unit),
+                         num(value, ind.decimals), verdict, num(shortfall, ind.decimals), note])
         label = month_label(deadline)
         head = "期限时数值" if due else "本月值"
         title = (f"表{first_number + k}　{deadline[:4]}年目标完成情况（期限{label}）"
@@ -215,8 +203,6 @@ def mix_table(data: ReportData, number: int) -> Table:
     header = ["机构类型", "机构数（家）", "占比（%）"] + (["核定托位数（个）", "托位占比（%）"]
                                                        if has_places else [])
     notes = ["仅统计正常运营的机构。"]
-    if data.mix_source != "core":
-        notes.append("机构明细表不可用，仅列出设有专项指标的机构类型。")
     if not rows:
         rows = [["本月无机构数据"] + [""] * (len(header) - 1)]
     return _with_dash_note(Table("机构类型", f"表{number}　正常运营机构类型构成（{month_label(data.period)}）",

@@ -7,6 +7,8 @@ Its header comments declare how it is materialised and what it depends on:
     -- materialized: table            (or: view)
     -- incremental_by: period         (optional: see run_model)
     -- depends_on: core.institutions, reference.areas
+    -- owner: validation              (optional: the stage that owns a model kept in another
+                                       stage's folder, e.g. sql/marts/data_quality.sql)
 
 `sql/<schema>/<name>.sql` builds `<schema>.<name>`. Values enter as named parameters
 (`$period`), never pasted into the text; identifiers go through `quote_ident`.
@@ -23,7 +25,7 @@ import duckdb
 
 from pipeline.settings import SQL_DIR
 
-_HEADER = re.compile(r"^--\s*(materialized|depends_on|grain|incremental_by)\s*:\s*(.+?)\s*$", re.MULTILINE)
+_HEADER = re.compile(r"^--\s*(materialized|depends_on|grain|incremental_by|owner)\s*:\s*(.+?)\s*$", re.MULTILINE)
 
 
 def quote_ident(name: str) -> str:
@@ -41,6 +43,7 @@ class SqlModel:
     depends_on: tuple[str, ...]
     grain: str
     incremental_by: str | None = None  # a column: the model can be rebuilt for some of its values
+    owner: str | None = None  # the stage that owns the model, when not the one of its folder
 
     @property
     def table(self) -> str:
@@ -67,6 +70,7 @@ def load_model(path: Path) -> SqlModel:
         depends_on=depends,
         grain=headers.get("grain", ""),
         incremental_by=headers.get("incremental_by"),
+        owner=headers.get("owner"),
     )
 
 

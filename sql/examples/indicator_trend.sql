@@ -1,10 +1,11 @@
 -- question_zh: 某项指标全县逐月走势如何，离目标还有多远？
 -- question_en: How has one indicator moved month by month for the county, against its target?
--- reads: marts.indicator_values, marts.indicator_catalog, reference.areas
+-- reads: marts.indicator_values, marts.target_checks, marts.indicator_catalog, reference.areas
 -- param: $indicator_id 指标编号，如 places_per_1000（可用的编号见 marts.indicator_catalog）/ the indicator id
 --
--- The county's value each month, its target and deadline, the gap (value − target) and
--- the target status of the handbook. NULL value: no data for the month.
+-- The county's value each month, its target and deadline, the gap (value − target, from
+-- marts.target_checks) and the target status of the handbook. NULL value: no data for
+-- the month.
 
 with county as (
 
@@ -22,10 +23,15 @@ series as (
         indicator_values.value,
         indicator_values.target_value,
         indicator_values.target_deadline,
-        indicator_values.status
+        indicator_values.status,
+        checks.gap
     from marts.indicator_values as indicator_values
     inner join county
         on county.area_code = indicator_values.area_code
+    left join marts.target_checks as checks
+        on checks.indicator_id = indicator_values.indicator_id
+        and checks.period = indicator_values.period
+        and checks.area_code = indicator_values.area_code
     where indicator_values.indicator_id = $indicator_id
 
 ),
@@ -46,7 +52,7 @@ final as (
         series.value as "数值",
         series.target_value as "目标值",
         series.target_deadline as "截止月份",
-        series.value - series.target_value as "与目标差距",
+        series.gap as "与目标差距",
         case series.status
             when 'attained' then '已达成'
             when 'not_attained' then '未达成'

@@ -1,6 +1,7 @@
 -- grain: one row per month × extract kind, from the first to the last month with any recognised file
 -- materialized: table
 -- depends_on: audit.load_log, audit.rejected_rows, audit.row_warnings
+-- owner: validation
 -- What the office received and what validation made of it. A month without a file of a kind
 -- has file_present = false (its indicators are no_data). The row counts are those of the
 -- current version (the `loaded` one; when no version of the month could be loaded, the latest

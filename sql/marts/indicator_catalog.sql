@@ -3,7 +3,8 @@
 -- depends_on: reference.targets, reference.measures
 --
 -- What each indicator is, from pipeline/marts/catalog.csv (the handbook's list: name, unit,
--- levels, kind, decimals, definition, clause), with its target from reference.targets.
+-- levels, kind, the marts.area_measures columns of its numerator and denominator,
+-- decimals, definition, clause), with its target from reference.targets.
 -- The lead unit is the target's; for an indicator without a target, the first unit of
 -- the measure its clause names.
 
@@ -15,6 +16,8 @@ with catalog as (
         unit_zh,
         levels,
         kind,
+        numerator_measure,
+        denominator_measure,
         decimals,
         definition_zh,
         clause,
@@ -30,6 +33,8 @@ with catalog as (
             'unit_zh': 'varchar',
             'levels': 'varchar',
             'kind': 'varchar',
+            'numerator_measure': 'varchar',
+            'denominator_measure': 'varchar',
             'decimals': 'integer',
             'clause': 'varchar',
             'sort_order': 'integer',
@@ -61,6 +66,8 @@ final as (
         catalog.unit_zh,
         catalog.levels,
         catalog.kind,
+        catalog.numerator_measure,
+        catalog.denominator_measure,
         catalog.decimals,
         catalog.definition_zh,
         catalog.clause,

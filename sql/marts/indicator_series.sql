@@ -2,96 +2,51 @@
 -- materialized: table
 -- depends_on: marts.area_measures, marts.indicator_catalog
 --
--- The handbook's definitions as numerator ÷ denominator. The catalog's `kind` turns
--- them into the value: a count is its numerator; a per-1000 figure is
--- 1000 × numerator ÷ denominator; a percentage 100 × numerator ÷ denominator.
+-- The handbook's definitions as numerator ÷ denominator. Which indicators there are, and
+-- which columns of marts.area_measures are their numerator and denominator, is the
+-- catalog's (pipeline/marts/catalog.csv: numerator_measure, denominator_measure; no
+-- denominator for a count). The catalog's `kind` turns them into the value: a count is
+-- its numerator; a per-1000 figure is 1000 × numerator ÷ denominator; a percentage
+-- 100 × numerator ÷ denominator.
 -- NULL numerator = no data for the month; a zero denominator gives a NULL value.
 
-with measures as (
+with amounts as (
 
-    select
-        period,
-        area_code,
-        is_county,
-        demo_institutions,
-        places,
-        affordable_places,
-        towns,
-        covered_towns,
-        rural_towns,
-        covered_rural_towns,
-        institutions,
-        filed_institutions,
-        cctv_institutions,
-        fire_safe_institutions,
-        children,
-        children_under3,
-        enrollment_rows,
-        caregivers,
-        certified_caregivers,
-        staff_rows,
-        trained_staff_rows,
-        checked_staff_rows,
-        institutions_with_children,
-        ratio_compliant_institutions,
-        kindergarten_nurseries,
-        employer_institutions,
-        mch_institutions,
-        institution_types,
-        resident_population,
-        population_under3
-    from marts.area_measures
-
-),
-
-formulas as (
-
-    select 'demo_institutions' as indicator_id, period, area_code, is_county,
-        demo_institutions::double as numerator, null::double as denominator from measures
-    union all
-    select 'places_per_1000', period, area_code, is_county, places, resident_population from measures
-    union all
-    select 'affordable_place_share', period, area_code, is_county, affordable_places, places from measures
-    union all
-    select 'town_coverage', period, area_code, is_county, covered_towns, towns from measures
-    union all
-    select 'rural_town_coverage', period, area_code, is_county, covered_rural_towns, rural_towns from measures
-    union all
-    select 'filing_rate', period, area_code, is_county, filed_institutions, institutions from measures
-    union all
-    select 'cctv_coverage', period, area_code, is_county, cctv_institutions, institutions from measures
-    union all
-    select 'fire_safety_rate', period, area_code, is_county, fire_safe_institutions, institutions from measures
-    union all
-    select 'enrolled_children', period, area_code, is_county, children, null from measures
-    union all
-    select 'enrollment_rate', period, area_code, is_county, children_under3, population_under3 from measures
-    union all
-    select 'place_utilization', period, area_code, is_county, enrollment_rows, places from measures
-    union all
-    select 'caregiver_certified_rate', period, area_code, is_county, certified_caregivers, caregivers from measures
-    union all
-    select 'staff_trained_rate', period, area_code, is_county, trained_staff_rows, staff_rows from measures
-    union all
-    select 'criminal_check_rate', period, area_code, is_county, checked_staff_rows, staff_rows from measures
-    union all
-    select 'ratio_compliance_rate', period, area_code, is_county,
-        ratio_compliant_institutions, institutions_with_children from measures
-    union all
-    select 'kindergarten_nursery_count', period, area_code, is_county, kindergarten_nurseries, null from measures
-    union all
-    select 'employer_institution_count', period, area_code, is_county, employer_institutions, null from measures
-    union all
-    select 'mch_institution_count', period, area_code, is_county, mch_institutions, null from measures
-    union all
-    select 'service_type_count', period, area_code, is_county, institution_types, null from measures
+    -- Every count of marts.area_measures as one (measure, amount) row, NULLs kept.
+    select period, area_code, is_county, measure, amount
+    from (
+        select * exclude (has_institutions, has_enrollment, has_staffing)
+        from marts.area_measures
+    )
+    unpivot include nulls (amount for measure in (columns(* exclude (period, area_code, is_county))))
 
 ),
 
 catalog as (
 
-    select indicator_id, kind, levels, sort_order
+    select indicator_id, kind, levels, numerator_measure, denominator_measure, sort_order
     from marts.indicator_catalog
+
+),
+
+formulas as (
+
+    select
+        catalog.indicator_id,
+        numerators.period,
+        numerators.area_code,
+        numerators.is_county,
+        cast(numerators.amount as double) as numerator,
+        cast(denominators.amount as double) as denominator
+    from catalog
+    inner join amounts as numerators
+        on numerators.measure = catalog.numerator_measure
+    left join amounts as denominators
+        on denominators.measure = catalog.denominator_measure
+        and denominators.period = numerators.period
+        and denominators.area_code = numerators.area_code
+    where numerators.is_county
+       or list_contains(string_split(replace(catalog.levels, ' ', ''), ','), 'A')
 
 ),
 
@@ -114,8 +69,6 @@ final as (
     from formulas
     inner join catalog
         on catalog.indicator_id = formulas.indicator_id
-    where formulas.is_county
-       or list_contains(string_split(replace(catalog.levels, ' ', ''), ','), 'A')
 
 )
 

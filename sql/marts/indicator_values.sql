@@ -1,10 +1,13 @@
 -- grain: one row per indicator per month per area: the county for every indicator, each 镇街 for level-A ones
 -- materialized: table
--- depends_on: marts.indicator_series, reference.targets
+-- depends_on: marts.indicator_series, marts.target_checks
 --
 -- The published table of the handbook ("Published output"): each value with its
--- target and target status. Status, for an indicator with target T (>= or =) and
--- deadline D, in month M:
+-- target and target status. Whether a value meets its target is marts.target_checks'
+-- (meets_target); the rows a target applies to are the rows target_checks has (the
+-- county row always, 镇街 rows of a 'county_and_towns' target); the others have NULL
+-- target_value, target_deadline and status. Status, for an indicator with target T
+-- (>= or =) and deadline D, in month M:
 --   value NULL                     -> no_data
 --   M >= D                         -> attained if the value meets T, else not_attained
 --   M < D and the value meets T    -> attained
@@ -15,11 +18,8 @@
 --     R = ((v(M) − v(B)) ÷ months(B→M)) ÷ ((T − v(B)) ÷ months(B→D)):
 --     on_track R >= 0.95, needs_acceleration 0.6 <= R < 0.95,
 --     limited_progress 0 <= R < 0.6, regressing R < 0.
--- Months are calendar months. Comparisons allow 1e-9 for floating-point noise.
--- A target applies to the county row, and to the 镇街 rows only when its applies_to is
--- 'county_and_towns' (a rate or per-1,000 figure). A county total such as clause 二's
--- 1-3 示范性机构 ('county') leaves target_value, target_deadline and status NULL on
--- the 镇街 rows: one institution per 镇街 is not what the policy asks.
+-- Months are calendar months. The band edges allow the same $tolerance as the target
+-- comparison, for floating-point noise.
 
 with series as (
 
@@ -37,39 +37,7 @@ with series as (
 
 ),
 
-targets as (
-
-    select
-        indicator_id,
-        target_value,
-        comparison,
-        deadline,
-        applies_to,
-        cast(left(deadline, 4) as integer) * 12 + cast(right(deadline, 2) as integer) - 1
-            as deadline_index
-    from reference.targets
-
-),
-
--- The target of each row it applies to: every county row, and 镇街 rows when the target
--- is set for 镇街 too.
-row_targets as (
-
-    select
-        series.indicator_id,
-        series.period,
-        series.area_code,
-        targets.target_value,
-        targets.comparison,
-        targets.deadline,
-        targets.deadline_index
-    from series
-    inner join targets
-        on targets.indicator_id = series.indicator_id
-    where series.is_county or targets.applies_to = 'county_and_towns'
-
-),
-
+-- The rows a target applies to, with the target and whether the value meets it.
 targeted as (
 
     select
@@ -78,18 +46,16 @@ targeted as (
         series.area_code,
         series.value,
         series.month_index,
-        row_targets.target_value,
-        row_targets.deadline_index,
-        case row_targets.comparison
-            when '>=' then series.value >= row_targets.target_value - 1e-9
-            when '=' then abs(series.value - row_targets.target_value) <= 1e-9
-        end as meets_target,
-        row_targets.comparison
+        checks.target_value,
+        checks.target_deadline,
+        cast(left(checks.target_deadline, 4) as integer) * 12 + cast(right(checks.target_deadline, 2) as integer) - 1
+            as deadline_index,
+        checks.meets_target
     from series
-    inner join row_targets
-        on row_targets.indicator_id = series.indicator_id
-        and row_targets.period = series.period
-        and row_targets.area_code = series.area_code
+    inner join marts.target_checks as checks
+        on checks.indicator_id = series.indicator_id
+        and checks.period = series.period
+        and checks.area_code = series.area_code
 
 ),
 
@@ -119,10 +85,7 @@ progress as (
         targeted.area_code,
         base_months.base_index,
         base.value as base_value,
-        case targeted.comparison
-            when '>=' then base.value >= targeted.target_value - 1e-9
-            when '=' then abs(base.value - targeted.target_value) <= 1e-9
-        end as base_meets_target,
+        base.meets_target as base_meets_target,
         -- R with both paces' divisions folded into one, to keep rounding small.
         ((targeted.value - base.value) * (targeted.deadline_index - base_months.base_index))
             / nullif(
@@ -134,7 +97,8 @@ progress as (
         on base_months.indicator_id = targeted.indicator_id
         and base_months.period = targeted.period
         and base_months.area_code = targeted.area_code
-    inner join series as base
+    -- the base month is a row of the same indicator and area, so the target applies to it too
+    inner join targeted as base
         on base.indicator_id = targeted.indicator_id
         and base.area_code = targeted.area_code
         and base.month_index = base_months.base_index
@@ -154,9 +118,9 @@ statuses as (
             when targeted.meets_target then 'attained'
             when progress.base_index = targeted.month_index then 'insufficient_data'
             when progress.base_meets_target then 'regressing'
-            when progress.progress_ratio >= 0.95 - 1e-9 then 'on_track'
-            when progress.progress_ratio >= 0.6 - 1e-9 then 'needs_acceleration'
-            when progress.progress_ratio >= 0 - 1e-9 then 'limited_progress'
+            when progress.progress_ratio >= 0.95 - $tolerance then 'on_track'
+            when progress.progress_ratio >= 0.6 - $tolerance then 'needs_acceleration'
+            when progress.progress_ratio >= 0 - $tolerance then 'limited_progress'
             else 'regressing'
         end as status
     from targeted
@@ -176,16 +140,16 @@ final as (
         series.value,
         series.numerator,
         series.denominator,
-        row_targets.target_value,
-        row_targets.deadline as target_deadline,
+        targeted.target_value,
+        targeted.target_deadline,
         statuses.status,
         series.sort_order,
         series.is_county
     from series
-    left join row_targets
-        on row_targets.indicator_id = series.indicator_id
-        and row_targets.period = series.period
-        and row_targets.area_code = series.area_code
+    left join targeted
+        on targeted.indicator_id = series.indicator_id
+        and targeted.period = series.period
+        and targeted.area_code = series.area_code
     left join statuses
         on statuses.indicator_id = series.indicator_id
         and statuses.period = series.period

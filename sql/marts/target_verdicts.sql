@@ -1,10 +1,11 @@
 -- grain: one row per target of reference.targets (an indicator and its deadline month)
 -- materialized: table
--- depends_on: marts.indicator_values, marts.month_calendar, marts.indicator_catalog, reference.targets, reference.areas
+-- depends_on: marts.target_checks, marts.indicator_values, marts.month_calendar, marts.indicator_catalog, reference.targets, reference.areas
 --
 -- The verdict on each target at its deadline, for the county: the value of the
--- deadline month and whether it meets the target. verdict is
---   attained / not_attained  the deadline month has a value; gap = value − target
+-- deadline month and whether it meets the target (marts.target_checks: meets_target,
+-- gap, shortfall). verdict is
+--   attained / not_attained  the deadline month has a value
 --   no_data                  the deadline month is in the data's range (or before it)
 --                            but has no value
 --   pending                  the deadline is after the last month of data
@@ -44,6 +45,18 @@ data_range as (
 
 ),
 
+-- The county's row of each target at its deadline month; none when the deadline month
+-- is outside the data (before the first month, or pending).
+at_deadline as (
+
+    select checks.indicator_id, checks.period, checks.value, checks.meets_target, checks.gap, checks.shortfall
+    from marts.target_checks as checks
+    inner join county
+        on county.area_code = checks.area_code
+    where checks.period = checks.target_deadline
+
+),
+
 county_values as (
 
     select indicator_values.indicator_id, indicator_values.period, indicator_values.value, indicator_values.status
@@ -69,69 +82,44 @@ latest as (
 
 ),
 
-judged as (
-
-    select
-        targets.indicator_id,
-        targets.comparison,
-        targets.target_value,
-        targets.deadline,
-        targets.planned_max,
-        targets.clause,
-        targets.lead_unit,
-        targets.applies_to,
-        data_range.last_period,
-        case
-            when data_range.last_period is null or targets.deadline > data_range.last_period
-                then null
-            else at_deadline.value
-        end as deadline_value,
-        case targets.comparison
-            when '>=' then at_deadline.value >= targets.target_value - 1e-9
-            when '=' then abs(at_deadline.value - targets.target_value) <= 1e-9
-        end as meets_target
-    from targets
-    cross join data_range
-    left join county_values as at_deadline
-        on at_deadline.indicator_id = targets.indicator_id
-        and at_deadline.period = targets.deadline
-
-),
-
 final as (
 
     select
-        judged.indicator_id,
+        targets.indicator_id,
         catalog.name_zh,
-        judged.comparison,
-        judged.target_value,
-        judged.deadline,
-        judged.clause,
-        judged.lead_unit,
-        judged.applies_to,
+        targets.comparison,
+        targets.target_value,
+        targets.deadline,
+        targets.clause,
+        targets.lead_unit,
+        targets.applies_to,
         case
-            when judged.last_period is null or judged.deadline > judged.last_period then 'pending'
-            when judged.deadline_value is null then 'no_data'
-            when judged.meets_target then 'attained'
+            when data_range.last_period is null or targets.deadline > data_range.last_period then 'pending'
+            when at_deadline.value is null then 'no_data'
+            when at_deadline.meets_target then 'attained'
             else 'not_attained'
         end as verdict,
-        judged.deadline_value,
-        case when judged.deadline_value is not null then judged.meets_target end as attained,
-        judged.deadline_value - judged.target_value as gap,
-        judged.planned_max,
+        at_deadline.value as deadline_value,
+        at_deadline.meets_target as attained,
+        at_deadline.gap,
+        at_deadline.shortfall,
+        targets.planned_max,
         case
-            when judged.planned_max is not null and judged.deadline_value is not null
-                then judged.deadline_value > judged.planned_max + 1e-9
+            when targets.planned_max is not null and at_deadline.value is not null
+                then at_deadline.value > targets.planned_max + $tolerance
         end as beyond_planned_range,
         latest.period as latest_period,
         latest.value as latest_value,
         latest.status as latest_status,
         catalog.sort_order
-    from judged
+    from targets
+    cross join data_range
+    left join at_deadline
+        on at_deadline.indicator_id = targets.indicator_id
     left join catalog
-        on catalog.indicator_id = judged.indicator_id
+        on catalog.indicator_id = targets.indicator_id
     left join latest
-        on latest.indicator_id = judged.indicator_id
+        on latest.indicator_id = targets.indicator_id
 
 )
 

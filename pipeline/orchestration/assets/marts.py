@@ -8,15 +8,10 @@ from pipeline.orchestration.assets.validate import validated_extracts
 from pipeline.orchestration.resources import TuoyuResource
 from pipeline.warehouse.sql_models import load_models
 
-# Tables of sql/marts that another stage writes (the report records what it published).
-_NOT_HERE = {"marts.published_values"}
-
 
 def _specs() -> list[dg.AssetSpec]:
     specs = []
     for model in load_models("marts"):
-        if model.table in _NOT_HERE:
-            continue
         deps = [dg.AssetKey(d.split(".")) for d in model.depends_on if d.startswith("marts.")]
         specs.append(dg.AssetSpec(
             key=dg.AssetKey([model.schema, model.name]),
@@ -35,8 +30,6 @@ def marts(context: dg.AssetExecutionContext, tuoyu: TuoyuResource):
     with tuoyu.connection() as con:
         counts = build_marts(con, incremental=True)  # per-month tables: only the months that changed
     for table, rows in counts.items():
-        if table in _NOT_HERE:
-            continue
         yield dg.MaterializeResult(asset_key=dg.AssetKey(table.split(".")),
                                    metadata={"rows": rows if rows is not None else "view"})
 
