@@ -16,6 +16,7 @@ import pytest
 from pipeline import period
 from pipeline.orchestration import automation
 from pipeline.orchestration.definitions import defs
+from pipeline.orchestration.instance import DAGSTER_YAML, dagster_instance, prepare_dagster_home
 from pipeline.settings import ConfigError
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -243,13 +244,23 @@ def test_every_partitioned_asset_has_a_job():
         assert spec.key in covered, f"{spec.key.to_user_string()} is in no job"
 
 
-def test_dagster_home_runs_one_run_at_a_time(tmp_path):
-    from pipeline.warehouse.lock import prepare_dagster_home
-
-    home = prepare_dagster_home(tmp_path / "dagster_home")
-    instance = dg.DagsterInstance.from_config(str(home))
-    try:
+def test_dagster_home_runs_one_run_at_a_time_without_telemetry(tmp_path):
+    with dagster_instance(tmp_path / "dagster_home") as instance:
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 1
-    finally:
-        instance.dispose()
+        assert not instance.telemetry_enabled
+        assert instance.is_persistent and instance.root_directory == str((tmp_path / "dagster_home").resolve())
+
+
+def test_dagster_yaml_is_brought_up_to_date_unless_it_is_the_offices_own(tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    config = home / "dagster.yaml"
+    config.write_text("# Written by `tuoyu dev` (pipeline/warehouse/lock.py).\nconcurrency: {}\n", encoding="utf-8")
+    prepare_dagster_home(home)  # an earlier one of tuoyu's: replaced
+    assert config.read_text(encoding="utf-8") == DAGSTER_YAML
+    own = "telemetry:\n  enabled: false\nrun_monitoring:\n  enabled: true\n"
+    config.write_text(own, encoding="utf-8")
+    prepare_dagster_home(home)  # the office's own: kept
+    assert config.read_text(encoding="utf-8") == own
+    assert [p.name for p in home.iterdir()] == ["dagster.yaml"]  # no temporary file left

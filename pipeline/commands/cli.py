@@ -166,7 +166,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
 
 def cmd_dev(args: argparse.Namespace) -> int:
     """The Dagster UI on 127.0.0.1 with the schedule and sensor, one run at a time."""
-    from pipeline.warehouse.lock import prepare_dagster_home
+    from pipeline.orchestration.instance import prepare_dagster_home
 
     home = prepare_dagster_home(Path(os.environ.get("DAGSTER_HOME", "data/dagster_home")))
     os.environ["DAGSTER_HOME"] = str(home)

@@ -1,5 +1,5 @@
-"""One run at a time against the warehouse: the run lock of `tuoyu run` (and `tuoyu report`),
-and the run queue of the Dagster instance of `tuoyu dev`.
+"""One run at a time against the warehouse: the run lock of `tuoyu run` (and `tuoyu report`).
+The run queue of the Dagster instance is in pipeline/orchestration/instance.py.
 
 The run lock is an exclusive `flock` on `<warehouse>.lock`, held for the whole run. A second
 run waits for it (TUOYU_LOCK_WAIT seconds, default 600), then gives up with a message. The
@@ -21,37 +21,6 @@ from pathlib import Path
 from pipeline.settings import ConfigError
 
 DEFAULT_LOCK_WAIT = 600.0
-
-# ---------------------------------------------------------------- the Dagster instance of `tuoyu dev`
-
-# The warehouse has one writer. The run queue starts one run at a time (a schedule tick and
-# a sensor run never overlap), and the daemon retries a run once when it died for a reason
-# other than a failing step (the process was killed, the machine restarted): a step that
-# fails is already retried by the job's own retry policy, and retrying a whole run for bad
-# data would only repeat the same failure.
-DAGSTER_YAML = """\
-# Written by `tuoyu dev` (pipeline/warehouse/lock.py). Delete it to get the current defaults.
-concurrency:
-  runs:
-    max_concurrent_runs: 1
-run_retries:
-  enabled: true
-  max_retries: 1
-  retry_on_asset_or_op_failure: false
-telemetry:
-  enabled: false
-"""
-
-
-def prepare_dagster_home(home: Path) -> Path:
-    """Create DAGSTER_HOME with its dagster.yaml, unless one is there already (kept as is)."""
-    home = home.resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML, encoding="utf-8")
-    return home
-
 
 # ---------------------------------------------------------------- the run lock of `tuoyu run`
 
