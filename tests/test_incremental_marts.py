@@ -49,7 +49,7 @@ def county(tmp_path, monkeypatch):
     reference = tmp_path / "reference"
     shutil.copytree(CONFORMANCE / "reference", reference)
     settings = Settings(inbox=tmp_path / "inbox", reference=reference, warehouse=tmp_path / "warehouse.duckdb",
-                        reports=tmp_path / "reports", pseudonym_key=None, demo=True)
+                        reports=tmp_path / "reports", pseudonym_key=None, demo=True, lock_wait=0)
     plans: list[incremental.Plan] = []
     real_plan = incremental.plan
 
@@ -61,7 +61,7 @@ def county(tmp_path, monkeypatch):
 
     def run() -> incremental.Plan:
         plans.clear()
-        outcome = run_pipeline(settings, wait_seconds=0)
+        outcome = run_pipeline(settings)
         assert outcome.success, outcome.text()
         assert len(plans) == 1
         return plans[0]
