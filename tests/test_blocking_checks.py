@@ -69,7 +69,13 @@ def test_console_keeps_real_failures_and_drops_what_the_summary_explains():
     assert explained_by_summary(_record("STEP_FAILURE", "DagsterAssetCheckFailedError"))
     assert explained_by_summary(_record("Dependencies for step marts failed: ['x']. Not executing."))
     assert not explained_by_summary(_record("STEP_FAILURE", "ZeroDivisionError"))  # a real failure
-    assert not explained_by_summary(_record("file rejected: 托育机构_2023-06.csv"))
+    # a step's warning that a file was rejected: the summary lists the file with its reason
+    rejected = _record("tuoyu_pipeline - 1234 - staging__extracts - file rejected: 托育机构_2023-06.csv")
+    rejected.dagster_meta = {"orig_message": "file rejected: 托育机构_2023-06.csv", "dagster_event": None}
+    assert explained_by_summary(rejected)
+    other = _record("tuoyu_pipeline - 1234 - reports__monthly_report - no institutions extract for 2023-07")
+    other.dagster_meta = {"orig_message": "no institutions extract for 2023-07", "dagster_event": None}
+    assert not explained_by_summary(other)
 
 
 def test_file_trust_counts_a_files_own_defects_against_the_suites_share(tmp_path):
