@@ -1,12 +1,17 @@
-"""Configuration from the environment (extract-format.md §5), in one place.
+"""The one settings object of a run (extract-format.md §5), and the one reader of the environment.
 
-Nothing is read at import: `Settings.from_env()` is called by the CLI and by the Dagster
-resources when a run starts. A `.env` file in the working directory may set the variables.
+`Settings.from_env()` is built once: by the CLI (the environment, a `.env` file in the working
+directory, then its arguments) and, for runs that Dagster launches, by the Dagster resource from
+its `EnvVar`-configured fields (pipeline/orchestration/resources.py). Everything else is handed
+the Settings. No module of `pipeline/` but this one reads `os.environ`, and none writes it.
+Nothing is read at import.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -19,6 +24,37 @@ REPORT_TEMPLATE = PROJECT_DIR / "reports" / "template.typ"
 # The published demo key: anyone can recompute demo pseudonyms, so it is only ever used
 # when demo/test mode is named explicitly (TUOYU_DEMO=1 or `tuoyu demo`).
 DEMO_KEY = "tuoyu-demo-key-published-not-secret"
+
+# The variable of each setting read from the environment. DAGSTER_HOME is Dagster's own.
+VARIABLES = {
+    "inbox": "TUOYU_INBOX",
+    "reference": "TUOYU_REFERENCE",
+    "warehouse": "TUOYU_WAREHOUSE",
+    "reports": "TUOYU_REPORTS",
+    "pseudonym_key": "TUOYU_PSEUDONYM_KEY",
+    "demo": "TUOYU_DEMO",
+    "compiler": "TUOYU_COMPILER",
+    "lock_wait": "TUOYU_LOCK_WAIT",
+    "schedule_cron": "TUOYU_SCHEDULE_CRON",
+    "memory_limit": "TUOYU_MEMORY_LIMIT",
+    "log_level": "TUOYU_LOG_LEVEL",
+    "dagster_home": "DAGSTER_HOME",
+}
+
+DEFAULT_COMPILER = "统计局"
+DEFAULT_LOCK_WAIT = 600.0
+# The office's reporting rhythm: extracts for a month arrive in the first days of the next,
+# so the 5th at 08:00 Beijing time runs the whole pipeline and the report for the previous month.
+DEFAULT_CRON = "0 8 5 * *"
+# DuckDB's buffer pool defaults to 80 % of the machine's memory. The pipeline shares the
+# machine with other work: cap it (spilling to `<warehouse>.tmp` beyond), so that a
+# province-scale run stays within a few GB.
+DEFAULT_MEMORY_LIMIT = "3GB"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_LOG_LEVEL = "WARNING"
+
+_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+_YES, _NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 class ConfigError(Exception):
@@ -33,34 +69,59 @@ class Settings:
     reports: Path
     pseudonym_key: str | None
     demo: bool = False
-    compiler: str = "统计局"
+    compiler: str = DEFAULT_COMPILER
+    lock_wait: float = DEFAULT_LOCK_WAIT
+    schedule_cron: str = DEFAULT_CRON
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
+    log_level: str = DEFAULT_LOG_LEVEL
+    dagster_home: Path | None = None  # None: beside the warehouse (`instance_home`)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, *, load_dotenv: bool = True) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None, *, load_dotenv: bool = True) -> Settings:
+        """The settings of `env`; by default of this process's environment, over the `.env` file of
+        the working directory when `load_dotenv` (the environment wins). A variable set to an
+        empty value is unset. A value that cannot be used stops with a ConfigError."""
         if env is None:
-            if load_dotenv:
-                from dotenv import load_dotenv as _load
+            env = _dotenv() if load_dotenv else {}
+            env = {**env, **os.environ}
 
-                _load(Path.cwd() / ".env", override=False)
-            env = dict(os.environ)
-        reference = env.get("TUOYU_REFERENCE")
+        def get(field: str) -> str:
+            return (env.get(VARIABLES[field]) or "").strip()
+
+        if get("reference"):
+            reference = Path(get("reference"))
+        else:
+            from pipeline.reference import default_reference_folder
+
+            reference = default_reference_folder()
+        dagster_home = get("dagster_home")
         return cls(
-            inbox=Path(env.get("TUOYU_INBOX", "data/inbox")),
-            reference=Path(reference) if reference else None,
-            warehouse=Path(env.get("TUOYU_WAREHOUSE", "data/warehouse.duckdb")),
-            reports=Path(env.get("TUOYU_REPORTS", "reports")),
-            pseudonym_key=env.get("TUOYU_PSEUDONYM_KEY") or None,
-            demo=env.get("TUOYU_DEMO", "").strip().lower() in ("1", "true", "yes"),
-            compiler=env.get("TUOYU_COMPILER", "统计局"),
+            inbox=Path(get("inbox") or "data/inbox"),
+            reference=reference,
+            warehouse=Path(get("warehouse") or "data/warehouse.duckdb"),
+            reports=Path(get("reports") or "reports"),
+            pseudonym_key=env.get(VARIABLES["pseudonym_key"]) or None,  # a key is taken as it is
+            demo=_demo(get("demo")),
+            compiler=get("compiler") or DEFAULT_COMPILER,
+            lock_wait=_lock_wait(get("lock_wait")),
+            schedule_cron=_cron(get("schedule_cron")),
+            memory_limit=_memory_limit(get("memory_limit")),
+            log_level=_log_level(get("log_level")),
+            dagster_home=Path(dagster_home) if dagster_home else None,
         )
 
-    def with_(self, **changes) -> "Settings":
+    def with_(self, **changes) -> Settings:
         return replace(self, **changes)
 
     @property
     def archive(self) -> Path:
         """The raw archive: every file version as delivered. The one place with personal data."""
         return self.warehouse.parent / "raw-archive"
+
+    @property
+    def instance_home(self) -> Path:
+        """The Dagster instance's folder: DAGSTER_HOME, else `dagster_home` beside the warehouse."""
+        return self.dagster_home or self.warehouse.parent / "dagster_home"
 
     def key(self) -> bytes:
         """The pseudonym key; the demo key only in demo/test mode; otherwise stop."""
@@ -73,3 +134,82 @@ class Settings:
             "或仅在演示/测试时设置 TUOYU_DEMO=1。"
             " No pseudonym key: set TUOYU_PSEUDONYM_KEY, or TUOYU_DEMO=1 for demo/test data only."
         )
+
+
+def variables_set() -> dict[str, str]:
+    """{setting: variable} of the settings whose variable this process's environment sets (not
+    `.env`): the fields of the Dagster resource that take an `EnvVar`. Dagster resolves an EnvVar
+    from the process environment when a run starts, and loads `.env` into it itself."""
+    return {field: name for field, name in VARIABLES.items() if os.environ.get(name, "").strip()}
+
+
+def child_environment(**variables: str) -> dict[str, str]:
+    """This process's environment with `variables` added: the environment of a program it starts
+    (`tuoyu dev` starts `dagster dev` with its DAGSTER_HOME). Its own environment is left as is."""
+    return {**os.environ, **variables}
+
+
+def _dotenv() -> dict[str, str]:
+    from dotenv import dotenv_values
+
+    path = Path.cwd() / ".env"
+    if not path.is_file():
+        return {}
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def _demo(raw: str) -> bool:
+    if raw.lower() in _YES:
+        return True
+    if not raw or raw.lower() in _NO:
+        return False
+    raise ConfigError(f"TUOYU_DEMO 应为 1（演示/测试模式，使用公开的演示密钥）或 0，现为 {raw!r}。"
+                      f" TUOYU_DEMO must be 1 (demo/test mode) or 0, not {raw!r}.")
+
+
+def _lock_wait(raw: str) -> float:
+    """TUOYU_LOCK_WAIT: how long a second run waits for the first (seconds, default 600)."""
+    if not raw:
+        return DEFAULT_LOCK_WAIT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ConfigError(f"TUOYU_LOCK_WAIT 应为等待的秒数（如 600），现为 {raw!r}。"
+                          f" TUOYU_LOCK_WAIT must be a number of seconds, not {raw!r}.")
+    return value
+
+
+def _cron(raw: str) -> str:
+    """TUOYU_SCHEDULE_CRON, checked as Dagster checks a schedule's cron expression."""
+    if not raw:
+        return DEFAULT_CRON
+    from dagster._utils.schedules import is_valid_cron_string
+
+    if not is_valid_cron_string(raw):
+        raise ConfigError(
+            f"TUOYU_SCHEDULE_CRON 不是有效的 cron 表达式：{raw!r}（例如每月 5 日 8 点为 \"0 8 5 * *\"）。"
+            f" TUOYU_SCHEDULE_CRON is not a valid cron expression: {raw!r}.")
+    return raw
+
+
+def _memory_limit(raw: str) -> str:
+    """TUOYU_MEMORY_LIMIT: DuckDB's memory cap, digits and a unit (e.g. "8GB")."""
+    if not raw:
+        return DEFAULT_MEMORY_LIMIT
+    if not _MEMORY.match(raw):
+        raise ConfigError(f"TUOYU_MEMORY_LIMIT 应写作如 3GB、512MB，现为 {raw!r}。"
+                          f" TUOYU_MEMORY_LIMIT must be a size such as 3GB or 512MB, not {raw!r}.")
+    return raw
+
+
+def _log_level(raw: str) -> str:
+    """TUOYU_LOG_LEVEL: the level of Python's and Dagster's console log (default WARNING)."""
+    level = raw.upper() or DEFAULT_LOG_LEVEL
+    if level == "WARN":
+        level = "WARNING"
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"TUOYU_LOG_LEVEL 应为 {'/'.join(LOG_LEVELS)} 之一，现为 {raw!r}。"
+                          f" TUOYU_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}.")
+    return level

@@ -1,5 +1,6 @@
-"""The monthly schedule and the inbox sensor, evaluated with Dagster's test contexts, and the
-Definitions as `dagster dev` loads them (what `dagster definitions validate` checks)."""
+"""The monthly schedule and the inbox sensor, evaluated with Dagster's test contexts, the
+Definitions as `dagster dev` loads them (what `dagster definitions validate` checks), and the
+project's own Dagster instance."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ import pytest
 
 from pipeline import period
 from pipeline.orchestration import automation
-from pipeline.orchestration.definitions import defs
-from pipeline.settings import ConfigError
+from pipeline.orchestration.definitions import defs as load_definitions
+from pipeline.orchestration.instance import DAGSTER_YAML, dagster_instance, prepare_dagster_home
+from pipeline.settings import DEFAULT_CRON
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+defs = load_definitions()  # as Dagster loads them
 JOB = defs.resolve_job_def("tuoyu_pipeline")
 STAGES = {"ingest", "validate", "indicators", "reports"}
 
@@ -26,9 +29,8 @@ STAGES = {"ingest", "validate", "indicators", "reports"}
 # ---------------------------------------------------------------- schedule
 
 
-def test_schedule_runs_the_pipeline_on_the_5th_at_8_beijing_time(monkeypatch):
-    monkeypatch.delenv("TUOYU_SCHEDULE_CRON", raising=False)
-    schedule = automation.build_schedule(JOB)
+def test_schedule_runs_the_pipeline_on_the_5th_at_8_beijing_time():
+    schedule = automation.build_schedule(JOB, DEFAULT_CRON)
     assert schedule.cron_schedule == "0 8 5 * *"
     assert schedule.execution_timezone == "Asia/Shanghai"
     assert schedule.job_name == "tuoyu_pipeline"
@@ -64,17 +66,12 @@ def test_schedule_ticks_of_different_times_have_different_run_keys():
     assert len(keys) == 2
 
 
-def test_schedule_cron_from_the_environment(monkeypatch):
+def test_schedule_cron_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # no .env of the working copy
     monkeypatch.setenv("TUOYU_SCHEDULE_CRON", "30 9 10 * *")
-    schedule = automation.build_schedule(JOB)
+    schedule = load_definitions().resolve_schedule_def("monthly_pipeline")  # as Dagster loads it
     assert schedule.cron_schedule == "30 9 10 * *"
     assert schedule.execution_timezone == "Asia/Shanghai"
-
-
-def test_a_bad_schedule_cron_is_a_clear_configuration_error(monkeypatch):
-    monkeypatch.setenv("TUOYU_SCHEDULE_CRON", "61 8 5 * *")
-    with pytest.raises(ConfigError, match="TUOYU_SCHEDULE_CRON"):
-        automation.build_schedule(JOB)
 
 
 def test_previous_month_wraps_the_year():
@@ -105,7 +102,7 @@ def inbox(tmp_path, monkeypatch):
 
 
 def _tick(cursor: str | None = None):
-    sensor = defs.resolve_sensor_def("inbox_sensor")
+    sensor = load_definitions().resolve_sensor_def("inbox_sensor")  # on TUOYU_INBOX, as Dagster loads it
     return sensor.evaluate_tick(dg.build_sensor_context(cursor=cursor))
 
 
@@ -243,13 +240,23 @@ def test_every_partitioned_asset_has_a_job():
         assert spec.key in covered, f"{spec.key.to_user_string()} is in no job"
 
 
-def test_dagster_home_runs_one_run_at_a_time(tmp_path):
-    from pipeline.warehouse.lock import prepare_dagster_home
-
-    home = prepare_dagster_home(tmp_path / "dagster_home")
-    instance = dg.DagsterInstance.from_config(str(home))
-    try:
+def test_dagster_home_runs_one_run_at_a_time_without_telemetry(tmp_path):
+    with dagster_instance(tmp_path / "dagster_home") as instance:
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 1
-    finally:
-        instance.dispose()
+        assert not instance.telemetry_enabled
+        assert instance.is_persistent and instance.root_directory == str((tmp_path / "dagster_home").resolve())
+
+
+def test_dagster_yaml_is_brought_up_to_date_unless_it_is_the_offices_own(tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    config = home / "dagster.yaml"
+    config.write_text("# Written by `tuoyu dev` (pipeline/warehouse/lock.py).\nconcurrency: {}\n", encoding="utf-8")
+    prepare_dagster_home(home)  # an earlier one of tuoyu's: replaced
+    assert config.read_text(encoding="utf-8") == DAGSTER_YAML
+    own = "telemetry:\n  enabled: false\nrun_monitoring:\n  enabled: true\n"
+    config.write_text(own, encoding="utf-8")
+    prepare_dagster_home(home)  # the office's own: kept
+    assert config.read_text(encoding="utf-8") == own
+    assert [p.name for p in home.iterdir()] == ["dagster.yaml"]  # no temporary file left

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.heavy(seconds=12)
 def _settings(tmp_path):
     return Settings(inbox=tmp_path / "inbox", reference=CONFORMANCE / "reference",
                     warehouse=tmp_path / "warehouse.duckdb", reports=tmp_path / "reports",
-                    pseudonym_key=None, demo=True)
+                    pseudonym_key=None, demo=True, lock_wait=0)
 
 
 def test_mostly_rejected_file_is_named_and_the_run_completes(tmp_path, capfd):
@@ -34,7 +34,7 @@ def test_mostly_rejected_file_is_named_and_the_run_completes(tmp_path, capfd):
         institution_row(iid="JG02", area="999"),   # planted: unknown area code (R)
         institution_row(iid="JG03", area="998"),   # planted: unknown area code (R) → 2 of 3 rejected > 50%
     ])
-    outcome = run_pipeline(_settings(tmp_path), wait_seconds=0)
+    outcome = run_pipeline(_settings(tmp_path))
     assert outcome.success, outcome.text()
     assert "托育机构_2023-06.csv" in outcome.text() and "不可信" in outcome.text()
     # the month's figures stand on the one accepted row: 1 institution, its 30 places
@@ -55,7 +55,7 @@ def test_enrollment_without_its_institutions_file_does_not_block(tmp_path):
     # by the institution rule (no accepted institution that month), which is "no data", not distrust.
     write_csv(tmp_path / "inbox" / "托育机构_2023-06.csv", INSTITUTION_HEADER, [institution_row(area="379902001")])
     write_csv(tmp_path / "inbox" / "在托幼儿_2023-07.csv", ENROLLMENT_HEADER, [child_row(period="2023-07")])
-    outcome = run_pipeline(_settings(tmp_path), wait_seconds=0)
+    outcome = run_pipeline(_settings(tmp_path))
     assert outcome.success, outcome.text()
     assert (tmp_path / "reports" / "2023-06" / "report_2023-06.pdf").exists()
 
@@ -72,7 +72,13 @@ def test_console_keeps_real_failures_and_drops_what_the_summary_explains():
     assert explained_by_summary(_record("STEP_FAILURE", "DagsterAssetCheckFailedError"))
     assert explained_by_summary(_record("Dependencies for step marts failed: ['x']. Not executing."))
     assert not explained_by_summary(_record("STEP_FAILURE", "ZeroDivisionError"))  # a real failure
-    assert not explained_by_summary(_record("file rejected: 托育机构_2023-06.csv"))
+    # a step's warning that a file was rejected: the summary lists the file with its reason
+    rejected = _record("tuoyu_pipeline - 1234 - staging__extracts - file rejected: 托育机构_2023-06.csv")
+    rejected.dagster_meta = {"orig_message": "file rejected: 托育机构_2023-06.csv", "dagster_event": None}
+    assert explained_by_summary(rejected)
+    other = _record("tuoyu_pipeline - 1234 - reports__monthly_report - no institutions extract for 2023-07")
+    other.dagster_meta = {"orig_message": "no institutions extract for 2023-07", "dagster_event": None}
+    assert not explained_by_summary(other)
 
 
 def test_file_trust_counts_a_files_own_defects_against_the_suites_share(tmp_path):
@@ -87,7 +93,7 @@ def test_file_trust_counts_a_files_own_defects_against_the_suites_share(tmp_path
     write_csv(tmp_path / "inbox" / "在托幼儿_2023-06.csv", ENROLLMENT_HEADER, [
         child_row(iid="JG02"), child_row(iid="JG03", number=make_id(seq="015")),  # institutions rejected
     ])
-    run_pipeline(_settings(tmp_path), wait_seconds=0)
+    run_pipeline(_settings(tmp_path))
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
     try:
         (institutions,) = file_trust(con, "institutions", "2023-06")

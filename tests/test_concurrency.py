@@ -210,6 +210,29 @@ def test_two_runs_at_once_both_complete_one_after_the_other(two_runs):
     assert len(runs) == 2 and all(ok for _, ok in runs)
 
 
+# What Dagster prints on its own when its instance has no dagster.yaml or reports usage.
+DAGSTER_CHATTER = ("Welcome to Dagster", "Telemetry", "telemetry", "dagster.yaml", "DAGSTER_HOME")
+_PROGRESS = re.compile(r"^\d+/\d+ ")
+_CHINESE_FIRST = re.compile(r"^[\u4e00-\u9fff]")
+
+
+def test_runs_print_only_the_projects_own_progress_and_summary(single_run, two_runs):
+    """No banner, no telemetry text, no warning about the instance, no English warning: on
+    stderr only progress lines and Chinese-first messages (the wait, the refusal)."""
+    env, (_, out, err), (_, refused_out, refused_err), _ = single_run
+    outputs = [(out, err), (refused_out, refused_err), *[(o, e) for _, o, e in two_runs[1]]]
+    for out, err in outputs:
+        for phrase in DAGSTER_CHATTER:
+            assert phrase not in out + err, phrase
+        foreign = [line for line in err.splitlines()
+                   if line.strip() and not _PROGRESS.match(line) and not _CHINESE_FIRST.match(line)]
+        assert foreign == []
+    assert "拒收的文件" in outputs[0][0]  # the sample's rejected files: listed in the summary, not warned about
+    for workspace in (env, two_runs[0]):  # the project's own instance, beside the warehouse
+        config = (_warehouse(workspace).parent / "dagster_home" / "dagster.yaml").read_text(encoding="utf-8")
+        assert "telemetry:\n  enabled: false" in config
+
+
 def test_two_runs_at_once_leave_the_warehouse_of_one_run(single_run, two_runs):
     one = snapshot(_warehouse(single_run[0]))
     two = snapshot(_warehouse(two_runs[0]))

@@ -18,23 +18,15 @@ pytestmark = pytest.mark.heavy(seconds=9)
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory, monkeypatch_module):
+def warehouse(tmp_path_factory):
     base = tmp_path_factory.mktemp("conformance")
-    monkeypatch_module.setenv("DAGSTER_HOME", str(base / "dagster_home"))
-    (base / "dagster_home").mkdir()
     settings = Settings(inbox=CONFORMANCE / "inbox", reference=CONFORMANCE / "reference",
                         warehouse=base / "warehouse.duckdb", reports=base / "reports",
-                        pseudonym_key=None, demo=True)
-    outcome = run_pipeline(settings, wait_seconds=0)
+                        pseudonym_key=None, demo=True, lock_wait=0)
+    assert settings.instance_home == base / "dagster_home"  # searched below
+    outcome = run_pipeline(settings)
     assert outcome.success, outcome.text()
     return base
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    mp = pytest.MonkeyPatch()
-    yield mp
-    mp.undo()
 
 
 @pytest.fixture

@@ -77,7 +77,7 @@ def county(tmp_path, monkeypatch):
     shutil.copytree(CONFORMANCE / "reference", reference)
     (tmp_path / "inbox").mkdir()
     settings = Settings(inbox=tmp_path / "inbox", reference=reference, warehouse=tmp_path / "warehouse.duckdb",
-                        reports=tmp_path / "reports", pseudonym_key=None, demo=True)
+                        reports=tmp_path / "reports", pseudonym_key=None, demo=True, lock_wait=0)
     plans: list[incremental.Plan] = []
     real_plan = incremental.plan
 

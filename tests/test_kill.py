@@ -160,8 +160,9 @@ CHAINS: dict[str, list[KillPoint]] = {
 # Kills by elapsed time, as fractions of the uninterrupted run's duration: one more chain,
 # a fresh run killed late, then its rerun (less to do) killed early.
 TIMED = (0.6, 0.25)
-# The chain whose runs keep a Dagster instance on disk (DAGSTER_HOME): a killed run must
-# not break the next one's event log.
+# Every run keeps its Dagster instance on disk (beside the warehouse by default): a killed
+# run must not break the next one's event log. This chain's runs keep it in a DAGSTER_HOME
+# of their own, outside the warehouse folder.
 WITH_DAGSTER_HOME = "chain2"
 
 

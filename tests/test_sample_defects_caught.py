@@ -127,14 +127,10 @@ def run(tmp_path_factory) -> tuple[SampleManifest, Path]:
     """The sample and the warehouse of one pipeline run on it."""
     base = tmp_path_factory.mktemp("sample_run")
     manifest = generate_test_sample(base / "sample", default_reference_folder())
-    home = base / "dagster_home"
-    home.mkdir()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DAGSTER_HOME", str(home))
-        settings = Settings(inbox=base / "sample" / "inbox", reference=default_reference_folder(),
-                            warehouse=base / "warehouse.duckdb", reports=base / "reports",
-                            pseudonym_key=None, demo=True)
-        outcome = run_pipeline(settings, wait_seconds=0)
+    settings = Settings(inbox=base / "sample" / "inbox", reference=default_reference_folder(),
+                        warehouse=base / "warehouse.duckdb", reports=base / "reports",
+                        pseudonym_key=None, demo=True, lock_wait=0)
+    outcome = run_pipeline(settings)
     assert outcome.success, outcome.text()
     return manifest, base / "warehouse.duckdb"
 

@@ -1,5 +1,6 @@
 """`tuoyu`: the office's command line. A thin layer over the modules and the one Dagster
-`Definitions`; messages for the office are in Chinese, with English after them."""
+`Definitions`; messages for the office are in Chinese, with English after them. The Settings
+are built once, from the environment and the arguments, and handed to each command."""
 
 from __future__ import annotations
 
@@ -15,15 +16,14 @@ from pipeline.settings import ConfigError, Settings
 log = logging.getLogger("tuoyu")
 
 
-def _settings() -> Settings:
-    from pipeline.reference import default_reference_folder
-
+def settings_of(args: argparse.Namespace) -> Settings:
+    """The settings of the environment (and `.env`), with what the arguments say over them."""
     settings = Settings.from_env()
-    if settings.reference is None:
-        settings = settings.with_(reference=default_reference_folder())
+    if args.verbose:
+        settings = settings.with_(log_level="INFO")
+    if getattr(args, "demo", False):
+        settings = settings.with_(demo=True)
     return settings
-
-
 
 
 def _to_stderr(message: str) -> None:
@@ -44,12 +44,8 @@ def _run(settings: Settings) -> int:
     return outcome.code
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    if args.demo:
-        os.environ["TUOYU_DEMO"] = "1"
-    return _run(_settings())
-
-
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    return _run(settings)
 
 
 def _write_sample(out: Path, reference: Path, *, scale: int, seed: int, start: str, end: str):
@@ -74,16 +70,17 @@ def _write_sample(out: Path, reference: Path, *, scale: int, seed: int, start: s
     return manifest
 
 
-def cmd_sample(args: argparse.Namespace) -> int:
-    reference = Path(args.reference) if args.reference else _settings().reference
+def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
+    reference = Path(args.reference) if args.reference else settings.reference
     manifest = _write_sample(Path(args.out), reference, scale=args.scale, seed=args.seed,
                              start=args.start, end=args.end or last_full_month())
     print(f"样例数据已写入 {args.out}（{len(manifest.files)} 个文件）。Sample written to {args.out}.")
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    """Write the sample inbox, run the whole pipeline with the published demo key."""
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Write the sample inbox, run the whole pipeline with the published demo key. Everything
+    lives in the demo folder (the Dagster instance too); the shipped county is the reference."""
     from pipeline.reference import default_reference_folder
 
     base = Path(args.dir).resolve()
@@ -91,21 +88,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not inbox.exists():
         print(f"正在生成样例收件箱 {inbox} … Writing the sample inbox…", flush=True)
         _write_sample(inbox, default_reference_folder(), scale=1, seed=7, start="2021-09", end=last_full_month())
-    os.environ.update({
-        "TUOYU_DEMO": "1",
-        "TUOYU_INBOX": str(inbox),
-        "TUOYU_WAREHOUSE": str(base / "warehouse.duckdb"),
-        "TUOYU_REPORTS": str(base / "reports"),
-    })
-    os.environ.pop("TUOYU_REFERENCE", None)
-    settings = Settings.from_env(load_dotenv=False).with_(reference=default_reference_folder())
+    settings = settings.with_(demo=True, inbox=inbox, warehouse=base / "warehouse.duckdb", reports=base / "reports",
+                              reference=default_reference_folder(), dagster_home=None)
     code = _run(settings)
     print(f"数据仓库 Warehouse: {settings.warehouse}")
     print(f"报告 Reports:      {settings.reports}")
     return code
 
 
-def cmd_sql(args: argparse.Namespace) -> int:
+def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.analysts.publish import published_database
     from pipeline.analysts.query import sql_command
 
@@ -114,28 +105,26 @@ def cmd_sql(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None:
             fmt, output = name, (Path(value) if value not in ("", "-") else None)
-    return sql_command(published_database(_settings().warehouse), query=args.query, example=args.example,
+    return sql_command(published_database(settings.warehouse), query=args.query, example=args.example,
                        params=args.param, fmt=fmt, output=output, list_only=args.examples)
 
 
-def cmd_status(args: argparse.Namespace) -> int:
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.analysts.publish import published_database
     from pipeline.commands.status import status_command
 
-    settings = _settings()
     return status_command(settings.warehouse, published_database(settings.warehouse),
-                          through=args.through or last_full_month())
+                          through=args.through or last_full_month(), memory_limit=settings.memory_limit)
 
 
-def cmd_report(args: argparse.Namespace) -> int:
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     """Regenerate one month's report from the warehouse as it is (no new data is loaded)."""
-    from pipeline.warehouse.lock import lock_wait_seconds, run_lock
     from pipeline.report.render import render_report
     from pipeline.warehouse.connection import connect
+    from pipeline.warehouse.lock import run_lock
 
-    settings = _settings()
-    with run_lock(settings.warehouse, lock_wait_seconds(), on_wait=_to_stderr):
-        con = connect(settings.warehouse)
+    with run_lock(settings.warehouse, settings.lock_wait, on_wait=_to_stderr):
+        con = connect(settings.warehouse, memory_limit=settings.memory_limit)
         try:
             result = render_report(con, args.period, settings.reports, compiler=settings.compiler)
         finally:
@@ -145,13 +134,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_fix(args: argparse.Namespace) -> int:
+def cmd_fix(args: argparse.Namespace, settings: Settings) -> int:
     """The rows of one institution that were rejected or warned, to fix in the office's file."""
     from pipeline.analysts.export import format_table, to_csv
     from pipeline.validate import rows_to_fix
     from pipeline.warehouse.connection import connect
 
-    con = connect(_settings().warehouse, read_only=True)
+    con = connect(settings.warehouse, read_only=True, memory_limit=settings.memory_limit)
     try:
         rows = rows_to_fix(con, args.institution_id, args.period)
     finally:
@@ -164,13 +153,16 @@ def cmd_fix(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_dev(args: argparse.Namespace) -> int:
-    """The Dagster UI on 127.0.0.1 with the schedule and sensor, one run at a time."""
-    from pipeline.warehouse.lock import prepare_dagster_home
+def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
+    """The Dagster UI on 127.0.0.1 with the schedule and sensor, one run at a time, on the
+    project's own instance (the one `tuoyu run` uses): `dagster dev` is started with its
+    DAGSTER_HOME in its own environment."""
+    from pipeline.orchestration.instance import prepare_dagster_home
+    from pipeline.settings import child_environment
 
-    home = prepare_dagster_home(Path(os.environ.get("DAGSTER_HOME", "data/dagster_home")))
-    os.environ["DAGSTER_HOME"] = str(home)
-    os.execvp("dagster", ["dagster", "dev", "-m", "pipeline.orchestration.definitions", "-h", "127.0.0.1", "-p", str(args.port)])
+    home = prepare_dagster_home(settings.instance_home)
+    os.execvpe("dagster", ["dagster", "dev", "-m", "pipeline.orchestration.definitions", "-h", "127.0.0.1",
+                           "-p", str(args.port)], child_environment(DAGSTER_HOME=str(home)))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -225,13 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(verbose: bool) -> None:
-    """Python logging at TUOYU_LOG_LEVEL (default WARNING; INFO with -v). The handler filters
-    too, so that libraries which set their own loggers to INFO stay quiet by default."""
-    name = "INFO" if verbose else os.environ.get("TUOYU_LOG_LEVEL", "").strip().upper() or "WARNING"
-    level = logging.getLevelName("WARNING" if name == "WARN" else name)
-    if not isinstance(level, int):
-        level = logging.WARNING  # an invalid TUOYU_LOG_LEVEL is reported by `tuoyu run`
+def _configure_logging(level_name: str) -> None:
+    """Python logging at the settings' log level (TUOYU_LOG_LEVEL, default WARNING; INFO with
+    -v). The handler filters too, so that libraries which set their own loggers to INFO stay
+    quiet by default."""
+    level = logging.getLevelName(level_name)
     root = logging.getLogger()
     if root.handlers:  # configured already (an embedding program, pytest): leave it alone
         return
@@ -242,11 +232,10 @@ def _configure_logging(verbose: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.verbose:  # Dagster's console log too (read by the runner)
-        os.environ["TUOYU_LOG_LEVEL"] = "INFO"
-    _configure_logging(args.verbose)
     try:
-        return args.func(args)
+        settings = settings_of(args)
+        _configure_logging(settings.log_level)
+        return args.func(args, settings)
     except ConfigError as exc:
         print(f"错误 Error: {exc}", file=sys.stderr)
         return 2

@@ -1,6 +1,7 @@
-"""`tuoyu run`: preflight checks with clear messages, then the Dagster job in-process,
-holding the run lock (`pipeline.warehouse.lock.run_lock`) from start to end; progress from the run's
-events; a summary of what this run did."""
+"""`tuoyu run`: preflight checks with clear messages, then the Dagster job in-process on the
+project's own Dagster instance, holding the run lock (`pipeline.warehouse.lock.run_lock`) from
+start to end and handing it, with the run's Settings, to the job's resource; progress from the
+run's events; a summary of what this run did."""
 
 from __future__ import annotations
 
@@ -12,16 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pipeline.warehouse.lock import RunInProgress, lock_wait_seconds, run_lock
-from pipeline.orchestration.resources import LOCK_HELD_ENV
 from pipeline.settings import ConfigError, Settings
+from pipeline.warehouse.lock import RunInProgress, RunLock, run_lock
 
 if TYPE_CHECKING:
     from pipeline.commands.progress import Progress
 
 log = logging.getLogger(__name__)
 
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 JOB_NAME = "tuoyu_pipeline"
 
 # exit codes of `tuoyu run`
@@ -49,65 +48,36 @@ def cannot_run(message: str) -> RunOutcome:
     return RunOutcome(False, [f"无法运行 Cannot run: {message}"], EXIT_CANNOT_RUN)
 
 
-def export_settings(settings: Settings) -> None:
-    """The Dagster resource reads the environment: make it say what these settings say."""
-    os.environ["TUOYU_INBOX"] = str(settings.inbox)
-    os.environ["TUOYU_WAREHOUSE"] = str(settings.warehouse)
-    os.environ["TUOYU_REPORTS"] = str(settings.reports)
-    if settings.reference is not None:
-        os.environ["TUOYU_REFERENCE"] = str(settings.reference)
-    if settings.demo:
-        os.environ["TUOYU_DEMO"] = "1"
-
-
-def log_level(env: dict[str, str] | None = None) -> str:
-    """TUOYU_LOG_LEVEL: the level of Dagster's console log during `tuoyu run` (default WARNING)."""
-    raw = (env if env is not None else os.environ).get("TUOYU_LOG_LEVEL", "").strip().upper() or "WARNING"
-    if raw == "WARN":
-        raw = "WARNING"
-    if raw not in LOG_LEVELS:
-        raise ConfigError(f"TUOYU_LOG_LEVEL 应为 {'/'.join(LOG_LEVELS)} 之一，现为 {raw!r}。"
-                          f" TUOYU_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}.")
-    return raw
-
-
 def preflight(settings: Settings) -> None:
     """Stop before anything is written when the run cannot complete."""
     from pipeline.reference import load_reference
     from pipeline.warehouse.connection import connect
 
     settings.key()  # ConfigError without a key outside demo mode
-    log_level()
     load_reference(settings.reference)  # ReferenceDataError names file and line
     if not settings.inbox.is_dir():
         raise ConfigError(f"收件箱文件夹不存在：{settings.inbox}。请检查 TUOYU_INBOX。Inbox folder not found.")
-    connect(settings.warehouse).close()  # WarehouseLocked when another process holds it
+    connect(settings.warehouse, memory_limit=settings.memory_limit).close()  # WarehouseLocked when held
 
 
 # ---------------------------------------------------------------- the run
 
 
-def run_pipeline(settings: Settings, wait_seconds: float | None = None, *,
-                 progress: Progress | None = None,
+def run_pipeline(settings: Settings, *, progress: Progress | None = None,
                  on_wait: Callable[[str], None] | None = None) -> RunOutcome:
-    """Run the whole job once, holding the run lock; never raises for a known problem."""
+    """Run the whole job once, holding the run lock (waiting up to the settings' lock_wait);
+    never raises for a known problem."""
     try:
-        if wait_seconds is None:
-            wait_seconds = lock_wait_seconds()
-        with run_lock(settings.warehouse, wait_seconds, on_wait):
-            os.environ[LOCK_HELD_ENV] = str(os.getpid())
-            try:
-                return _run_pipeline(settings, progress)
-            finally:
-                os.environ.pop(LOCK_HELD_ENV, None)
+        with run_lock(settings.warehouse, settings.lock_wait, on_wait) as lock:
+            return _run_pipeline(settings, lock, progress)
     except (ConfigError, RunInProgress) as exc:
         return cannot_run(str(exc))
 
 
-def _run_pipeline(settings: Settings, progress: Progress | None) -> RunOutcome:
-    import dagster as dg
-
-    from pipeline.orchestration.definitions import defs
+def _run_pipeline(settings: Settings, lock: RunLock, progress: Progress | None) -> RunOutcome:
+    from pipeline.orchestration.definitions import build_definitions
+    from pipeline.orchestration.instance import dagster_instance
+    from pipeline.orchestration.resources import Tuoyu
     from pipeline.reference import ReferenceDataError
     from pipeline.warehouse.connection import WarehouseLocked
 
@@ -115,21 +85,21 @@ def _run_pipeline(settings: Settings, progress: Progress | None) -> RunOutcome:
         preflight(settings)
     except (ConfigError, ReferenceDataError, WarehouseLocked) as exc:
         return cannot_run(str(exc))
-    export_settings(settings)
     started = datetime.now().replace(microsecond=0)
     run_id = f"cli-{started:%Y%m%dT%H%M%S}-{os.getpid()}"
     _record(settings, run_id, started)
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    job = defs.resolve_job_def(JOB_NAME)
+    # The job's resource is this run's own: its Settings and the lock held here.
+    job = build_definitions(settings, Tuoyu(settings, lock)).resolve_job_def(JOB_NAME)
     steps = step_labels(job)
     dagster_run_id = str(uuid.uuid4())
-    if progress is not None:
-        progress.set_total(len(steps))
-        instance.add_event_listener(dagster_run_id, RunProgress(progress, steps))
-    result = job.execute_in_process(
-        instance=instance, raise_on_error=False, run_id=dagster_run_id,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level()}}}},
-    )
+    with dagster_instance(settings.instance_home) as instance:
+        if progress is not None:
+            progress.set_total(len(steps))
+            instance.add_event_listener(dagster_run_id, RunProgress(progress, steps))
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False, run_id=dagster_run_id,
+            run_config={"loggers": {"console": {"config": {"log_level": settings.log_level}}}},
+        )
     if result.success:
         outcome = RunOutcome(True, ["运行完成 Run complete.", *_summary(settings, started, result)])
     else:
@@ -326,7 +296,7 @@ def _record(settings: Settings, run_id: str, started: datetime, outcome: RunOutc
     from pipeline.commands.status import record_run
     from pipeline.warehouse.connection import connect
 
-    con = connect(settings.warehouse)
+    con = connect(settings.warehouse, memory_limit=settings.memory_limit)
     try:
         record_run(con, run_id, started,
                    finished_at=datetime.now().replace(microsecond=0) if outcome else None,

@@ -29,6 +29,7 @@ from typing import IO, Any
 import duckdb
 
 from pipeline.ingest.extracts.spec import KIND_LABEL_ZH
+from pipeline.settings import DEFAULT_MEMORY_LIMIT
 from pipeline.warehouse.schema import KINDS
 from pipeline.warehouse.connection import table_exists
 
@@ -278,7 +279,7 @@ def format_status(report: StatusReport) -> str:
 
 
 def status_command(warehouse: Path, published_db: Path | None = None, *, through: str | None = None,
-                   out: IO[str] | None = None) -> int:
+                   out: IO[str] | None = None, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> int:
     """What `tuoyu status` does: read the warehouse, or the published copy while a run holds it."""
     from pipeline.warehouse.connection import WarehouseLocked, connect
 
@@ -289,7 +290,7 @@ def status_command(warehouse: Path, published_db: Path | None = None, *, through
         return 1
     note = None
     try:
-        con = connect(Path(warehouse), read_only=True)
+        con = connect(Path(warehouse), read_only=True, memory_limit=memory_limit)
     except WarehouseLocked:
         from pipeline.analysts.query import PublishedCopyMissing, open_published
 

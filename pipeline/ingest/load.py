@@ -261,7 +261,8 @@ def _ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, archive: Path, ke
                 keep = f"此前载入的版本 {previous[1]} 继续有效。" if previous else "该月此类数据暂缺。"
                 _log_row(con, f, "file_rejected", f"{exc.zh}{keep} {exc.en}", now)
                 result.rejected.append((f.rel_path, exc.zh))
-                log.warning("file rejected: %s: %s", f.rel_path, exc.en)
+                # a data outcome, not a fault: the run summary and `tuoyu status` name it in Chinese
+                log.info("file rejected: %s: %s", f.rel_path, exc.en)
                 continue
             if read is not f:  # cannot happen: reads are queued in this loop's order
                 raise RuntimeError(f"read-ahead out of order: {read.rel_path} for {f.rel_path}")

@@ -14,12 +14,6 @@ import dagster as dg
 
 from pipeline.ingest.extracts.files import recognise, sha256_of
 from pipeline.period import TIMEZONE, previous_month
-from pipeline.settings import ConfigError, Settings
-
-# The office's reporting rhythm: extracts for a month arrive in the first days of the next,
-# so the 5th at 08:00 Beijing time runs the whole pipeline and the report for the previous
-# month. TUOYU_SCHEDULE_CRON changes it (read when Dagster loads the definitions).
-DEFAULT_CRON = "0 8 5 * *"
 
 # A file modified less than this many seconds ago may still be being copied into the inbox
 # (a large XLSX over a network share): the sensor waits for the next evaluation rather than
@@ -27,10 +21,9 @@ DEFAULT_CRON = "0 8 5 * *"
 SETTLE_SECONDS = 30
 
 
-
-
-def build_schedule(job) -> dg.ScheduleDefinition:
-    cron = os.environ.get("TUOYU_SCHEDULE_CRON", "").strip() or DEFAULT_CRON
+def build_schedule(job, cron: str) -> dg.ScheduleDefinition:
+    """The monthly schedule at `cron` (Asia/Shanghai): the settings' TUOYU_SCHEDULE_CRON, default
+    the 5th at 08:00, when extracts for the month just ended have arrived."""
 
     # Why: one monthly run for the report of the month just ended, whatever the sensor did.
     # The run key is the tick, so a tick retried after a daemon restart never runs twice.
@@ -41,18 +34,12 @@ def build_schedule(job) -> dg.ScheduleDefinition:
         return dg.RunRequest(run_key=f"monthly-{period}-{tick:%Y%m%dT%H%M}",
                              tags={"tuoyu/period": period, "tuoyu/trigger": "schedule"})
 
-    try:
-        return dg.schedule(
-            job=job, cron_schedule=cron, execution_timezone=TIMEZONE, name="monthly_pipeline",
-            default_status=dg.DefaultScheduleStatus.RUNNING,
-            description="Every month (default: the 5th, 08:00 Asia/Shanghai; TUOYU_SCHEDULE_CRON): the whole "
-                        "pipeline and the report for the previous month (run tag tuoyu/period).",
-        )(monthly)
-    except dg.DagsterInvalidDefinitionError:
-        raise ConfigError(
-            f"TUOYU_SCHEDULE_CRON 不是有效的 cron 表达式：{cron!r}（例如每月 5 日 8 点为 \"0 8 5 * *\"）。"
-            f" TUOYU_SCHEDULE_CRON is not a valid cron expression: {cron!r}."
-        ) from None
+    return dg.schedule(
+        job=job, cron_schedule=cron, execution_timezone=TIMEZONE, name="monthly_pipeline",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Every month (default: the 5th, 08:00 Asia/Shanghai; TUOYU_SCHEDULE_CRON): the whole "
+                    "pipeline and the report for the previous month (run tag tuoyu/period).",
+    )(monthly)
 
 
 def inbox_fingerprint(inbox: Path, known: dict[str, list]) -> dict[str, list]:
@@ -81,7 +68,7 @@ def inbox_fingerprint(inbox: Path, known: dict[str, list]) -> dict[str, list]:
     return state
 
 
-def build_sensor(job) -> dg.SensorDefinition:
+def build_sensor(job, inbox: Path) -> dg.SensorDefinition:
     # Why: extracts arrive on no fixed day; a run soon after each delivery keeps `tuoyu status`
     # and the published copy current without anyone starting it. The cursor holds each
     # file's [size, mtime, sha256], so unchanged files are not read again; the run key is the
@@ -92,7 +79,6 @@ def build_sensor(job) -> dg.SensorDefinition:
                            "holds each file's hash; the run key is the delivery's hash, so the same "
                            "delivery never runs twice.")
     def inbox_sensor(context: dg.SensorEvaluationContext):
-        inbox = Settings.from_env().inbox
         known = json.loads(context.cursor) if context.cursor else {}
         state = inbox_fingerprint(inbox, known)
         changed = sorted(rel for rel, v in state.items() if known.get(rel, [None, None, None])[2] != v[2])

@@ -1,12 +1,14 @@
 """Dagster's console log for runs of the pipeline, without lines the run summary explains.
 
-When a step fails, the run's summary names it with its root message (runner.py). Dagster's
-console logger would also print one English "Not executing" line per step skipped after
-it, and, for a failed blocking asset check, the check's stack trace: noise to a clerk, who
-reads it as more crashes. This logger is Dagster's colored console logger without those
-records; every other record, a real step failure with its stack trace included, is
-printed as before, and the run's event log (`dagster dev`) keeps everything. (The
-pipeline's own file-trust checks do not block: docs/decisions.md.)
+When a step fails, the run's summary names it with its root message (commands/run.py).
+Dagster's console logger would also print one English "Not executing" line per step skipped
+after it, and, for a failed blocking asset check, the check's stack trace: noise to a clerk,
+who reads it as more crashes. A file rejected by the ingest is listed by the summary with its
+reason in Chinese; the ingest step's English warning about it would only repeat it. This
+logger is Dagster's colored console logger without those records; every other record, a real
+step failure with its stack trace included, is printed as before, and the run's event log
+(`dagster dev`) keeps everything. (The pipeline's own file-trust checks do not block:
+docs/decisions.md.)
 """
 
 from __future__ import annotations
@@ -16,15 +18,21 @@ import logging
 import dagster as dg
 
 CHECK_FAILED = "DagsterAssetCheckFailedError"
+FILE_REJECTED = "file rejected: "  # the ingest step's warning (orchestration/assets/ingest.py)
 
 
 def explained_by_summary(record: logging.LogRecord) -> bool:
     """A record the run summary explains better: a blocking check's failure (the step's and
-    the run's failure event) or a step not executed because something upstream failed."""
+    the run's failure event), a step not executed because something upstream failed, or a
+    step's warning that a file was rejected."""
     if "Not executing." in record.getMessage():
         return True
     meta = getattr(record, "dagster_meta", None) or {}
-    event = meta.get("dagster_event") if isinstance(meta, dict) else None
+    if not isinstance(meta, dict):
+        return False
+    if str(meta.get("orig_message") or "").startswith(FILE_REJECTED):
+        return True
+    event = meta.get("dagster_event")
     error = getattr(getattr(event, "event_specific_data", None), "error", None)
     return getattr(error, "cls_name", None) == CHECK_FAILED
 

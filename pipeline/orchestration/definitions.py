@@ -1,7 +1,9 @@
 """The one Dagster `Definitions`: what `dagster dev` loads and what `tuoyu run` executes.
 
-It only assembles; every asset, check, job, schedule and sensor lives in pipeline/orchestration/assets
-and pipeline/ops.
+It only assembles; every asset and check lives in pipeline/orchestration/assets, the schedule
+and sensor in automation.py, the resource in resources.py. `build_definitions` makes it of one
+Settings and one `tuoyu` resource: `tuoyu run` of its own Settings and lock (commands/run.py),
+Dagster of the environment (`defs`, loaded when Dagster asks for it, never at import).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from pipeline.orchestration.assets.ingest import reference_tables, staged_extrac
 from pipeline.orchestration.assets.validate import validated_extracts, validation_checks
 from pipeline.orchestration.automation import build_schedule, build_sensor
 from pipeline.orchestration.console_log import console
-from pipeline.orchestration.resources import TuoyuResource
+from pipeline.orchestration.resources import Tuoyu, TuoyuResource
+from pipeline.settings import Settings
 
 # The whole pipeline, ingest to reports: run by `tuoyu run`, the monthly schedule and the
 # inbox sensor alike, so every route to a figure is the same code.
@@ -33,12 +36,26 @@ report_month_job = dg.define_asset_job(
     description="Regenerate the report of one month.",
 )
 
-defs = dg.Definitions(
-    assets=[reference_tables, staged_extracts, validated_extracts, marts, monthly_report, published_copy, report_by_month],
-    asset_checks=[*validation_checks, *marts_checks],
-    jobs=[pipeline_job, report_month_job],
-    schedules=[build_schedule(pipeline_job)],
-    sensors=[build_sensor(pipeline_job)],
-    resources={"tuoyu": TuoyuResource()},
-    loggers={"console": console},
-)
+
+
+def build_definitions(settings: Settings, tuoyu: Tuoyu | TuoyuResource) -> dg.Definitions:
+    """The Definitions: the schedule at the settings' cron, the sensor on their inbox, and
+    `tuoyu` as every asset's and check's resource."""
+    return dg.Definitions(
+        assets=[reference_tables, staged_extracts, validated_extracts, marts, monthly_report, published_copy,
+                report_by_month],
+        asset_checks=[*validation_checks, *marts_checks],
+        jobs=[pipeline_job, report_month_job],
+        schedules=[build_schedule(pipeline_job, settings.schedule_cron)],
+        sensors=[build_sensor(pipeline_job, settings.inbox)],
+        resources={"tuoyu": tuoyu},
+        loggers={"console": console},
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """What Dagster loads (`tuoyu dev`): the settings of the process environment, into which
+    Dagster has loaded `.env`; the resource's fields are `EnvVar`s of the same variables,
+    resolved when a run starts."""
+    return build_definitions(Settings.from_env(load_dotenv=False), TuoyuResource.from_environment())

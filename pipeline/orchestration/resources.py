@@ -1,59 +1,83 @@
-"""The one Dagster resource: the project's settings, read from the environment when a run
-starts (never at import), and the warehouse connection that goes with them."""
+"""The one Dagster resource, `tuoyu`: a run's settings, the run lock it holds, and the warehouse
+connection that goes with them (`Tuoyu`).
+
+Two routes make it, and neither goes through the environment:
+
+- `tuoyu run` holds the run lock and hands its own Settings and the held lock to the job as a
+  ready `Tuoyu` (pipeline/commands/run.py);
+- runs that Dagster launches (schedule, sensor, UI) get it from `TuoyuResource`, whose fields
+  the one Definitions configures with `dg.EnvVar`: when the run starts, the resource builds the
+  Settings from its fields and takes the run lock for as long as it is in use (a step, when
+  Dagster runs each step in a process of its own).
+"""
+
+from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-import os
+from contextlib import contextmanager
 
 import dagster as dg
 import duckdb
-from pydantic import PrivateAttr
 
-from pipeline.reference import default_reference_folder
-from pipeline.settings import Settings
+from pipeline.settings import VARIABLES, Settings, variables_set
 from pipeline.warehouse.connection import connect
-
-# Set by `tuoyu run` to its own process id while it holds the run lock, so that the
-# resource inside that same process does not try to take the lock a second time.
-LOCK_HELD_ENV = "TUOYU_LOCK_HELD"
+from pipeline.warehouse.lock import RunLock, run_lock
 
 
-class TuoyuResource(dg.ConfigurableResource):
-    """Paths and key from TUOYU_* variables (extract-format.md §5); `demo` forces demo/test mode.
+class Tuoyu:
+    """What every asset and check gets as `tuoyu`: the run's settings and, while the run lock is
+    held, connections to its warehouse."""
 
-    Runs started by Dagster itself (schedule, sensor, UI) take the same run lock as
-    `tuoyu run` for as long as the resource is in use, so the two never write at once.
-    """
-
-    demo: bool = False
-    _locks: ExitStack | None = PrivateAttr(default=None)
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        from pipeline.warehouse.lock import lock_wait_seconds, run_lock
-
-        if os.environ.get(LOCK_HELD_ENV) == str(os.getpid()):
-            return
-        stack = ExitStack()
-        stack.enter_context(run_lock(self.settings().warehouse, lock_wait_seconds()))
-        self._locks = stack
-
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        if self._locks is not None:
-            self._locks.close()
-            self._locks = None
+    def __init__(self, settings: Settings, lock: RunLock) -> None:
+        if not lock.holds(settings.warehouse):
+            raise ValueError(f"the run lock held is not the one of {settings.warehouse}")
+        self._settings = settings
+        self.lock = lock
 
     def settings(self) -> Settings:
-        settings = Settings.from_env()
-        if self.demo:
-            settings = settings.with_(demo=True)
-        if settings.reference is None:
-            settings = settings.with_(reference=default_reference_folder())
-        return settings
+        return self._settings
 
     @contextmanager
     def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = connect(self.settings().warehouse)
+        if not self.lock.held:  # the run is over: nothing writes without the lock
+            raise RuntimeError(f"the run lock of {self._settings.warehouse} is no longer held")
+        con = connect(self._settings.warehouse, memory_limit=self._settings.memory_limit)
         try:
             yield con
         finally:
             con.close()
+
+
+class TuoyuResource(dg.ConfigurableResource):
+    """The settings of runs that Dagster launches, one field per variable (extract-format.md §5),
+    each configured with `dg.EnvVar` by `from_environment`; an empty field is an unset variable
+    (the setting's default). Dagster shows the variables' names, never their values."""
+
+    inbox: str = ""
+    reference: str = ""
+    warehouse: str = ""
+    reports: str = ""
+    pseudonym_key: str = ""
+    demo: str = ""
+    compiler: str = ""
+    lock_wait: str = ""
+    schedule_cron: str = ""
+    memory_limit: str = ""
+    log_level: str = ""
+    dagster_home: str = ""
+
+    @classmethod
+    def from_environment(cls) -> TuoyuResource:
+        """An `EnvVar` for each variable the environment sets (Dagster has no EnvVar default:
+        an unset one would fail the run), resolved when a run starts."""
+        return cls(**{field: dg.EnvVar(name) for field, name in variables_set().items()})
+
+    def settings(self) -> Settings:
+        values = {name: getattr(self, field) for field, name in VARIABLES.items()}
+        return Settings.from_env({name: value for name, value in values.items() if value})
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[Tuoyu]:
+        settings = self.settings()
+        with run_lock(settings.warehouse, settings.lock_wait) as lock:
+            yield Tuoyu(settings, lock)

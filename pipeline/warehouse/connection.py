@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 
 import duckdb
 
+from pipeline.settings import DEFAULT_MEMORY_LIMIT
+
 
 class WarehouseLocked(Exception):
     pass
-
-
-# DuckDB's buffer pool defaults to 80 % of the machine's memory. The pipeline shares the
-# machine with other work: cap it (spilling to `<warehouse>.tmp` beyond), so that a
-# province-scale run stays within a few GB. TUOYU_MEMORY_LIMIT changes it (e.g. "8GB").
-DEFAULT_MEMORY_LIMIT = "3GB"
-_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
-
-
-def memory_limit() -> str:
-    value = os.environ.get("TUOYU_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT).strip()
-    if not _MEMORY.match(value):
-        raise ValueError(f"TUOYU_MEMORY_LIMIT 应写作如 3GB、512MB，收到 {value!r}。")
-    return value
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
@@ -36,11 +22,14 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool
     return bool(found and found[0])
 
 
-def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(path: Path, *, read_only: bool = False,
+            memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
+    """The warehouse, with DuckDB's memory capped at `memory_limit` (TUOYU_MEMORY_LIMIT, checked
+    by the settings: digits and a unit), spilling to disk beyond."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         con = duckdb.connect(str(path), read_only=read_only)
-        con.execute(f"set memory_limit = '{memory_limit()}'")  # validated above: digits and a unit
+        con.execute(f"set memory_limit = '{memory_limit}'")
         return con
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():

@@ -1,11 +1,14 @@
-"""One run at a time against the warehouse: the run lock of `tuoyu run` (and `tuoyu report`),
-and the run queue of the Dagster instance of `tuoyu dev`.
+"""One run at a time against the warehouse: the run lock of `tuoyu run`, `tuoyu report` and the
+runs Dagster launches.
 
 The run lock is an exclusive `flock` on `<warehouse>.lock`, held for the whole run. A second
 run waits for it (TUOYU_LOCK_WAIT seconds, default 600), then gives up with a message. The
 kernel releases the lock when the holding process ends in any way (also `kill -9`, a crash,
 a power cut), so a `.lock` file left behind never blocks anything: only a live process
 holds the lock, and the file itself is just where it is taken.
+
+`run_lock` yields a `RunLock`: the holder hands it to what writes during the run (the job's
+resource), which so knows the lock is held and does not take it a second time.
 """
 
 from __future__ import annotations
@@ -15,49 +18,25 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-
-from pipeline.settings import ConfigError
-
-DEFAULT_LOCK_WAIT = 600.0
-
-# ---------------------------------------------------------------- the Dagster instance of `tuoyu dev`
-
-# The warehouse has one writer. The run queue starts one run at a time (a schedule tick and
-# a sensor run never overlap), and the daemon retries a run once when it died for a reason
-# other than a failing step (the process was killed, the machine restarted): a step that
-# fails is already retried by the job's own retry policy, and retrying a whole run for bad
-# data would only repeat the same failure.
-DAGSTER_YAML = """\
-# Written by `tuoyu dev` (pipeline/warehouse/lock.py). Delete it to get the current defaults.
-concurrency:
-  runs:
-    max_concurrent_runs: 1
-run_retries:
-  enabled: true
-  max_retries: 1
-  retry_on_asset_or_op_failure: false
-telemetry:
-  enabled: false
-"""
-
-
-def prepare_dagster_home(home: Path) -> Path:
-    """Create DAGSTER_HOME with its dagster.yaml, unless one is there already (kept as is)."""
-    home = home.resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML, encoding="utf-8")
-    return home
-
-
-# ---------------------------------------------------------------- the run lock of `tuoyu run`
 
 
 class RunInProgress(Exception):
     pass
+
+
+@dataclass
+class RunLock:
+    """The run lock of one warehouse, held from the start of `run_lock` to its end."""
+
+    warehouse: Path
+    held: bool = True
+
+    def holds(self, warehouse: Path) -> bool:
+        """Whether this lock is held, and on `warehouse`."""
+        return self.held and self.warehouse.resolve() == warehouse.resolve()
 
 
 def lock_path(warehouse: Path) -> Path:
@@ -75,7 +54,7 @@ def _holder(path: Path) -> str:
 
 @contextmanager
 def run_lock(warehouse: Path, wait_seconds: float,
-             on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+             on_wait: Callable[[str], None] | None = None) -> Iterator[RunLock]:
     """One writer at a time: an exclusive lock on `<warehouse>.lock`. A second run waits up
     to `wait_seconds` for the first to finish (telling `on_wait` once), then gives up with
     a clear message."""
@@ -109,22 +88,10 @@ def run_lock(warehouse: Path, wait_seconds: float,
         handle.truncate()
         handle.write(f"pid {os.getpid()}, started {datetime.now():%Y-%m-%d %H:%M:%S}\n")
         handle.flush()
+        lock = RunLock(warehouse)
         try:
-            yield
+            yield lock
         finally:
+            lock.held = False
             fcntl.flock(handle, fcntl.LOCK_UN)
 
-
-def lock_wait_seconds(env: dict[str, str] | None = None) -> float:
-    """TUOYU_LOCK_WAIT: how long a second run waits for the first (seconds, default 600)."""
-    raw = (env if env is not None else os.environ).get("TUOYU_LOCK_WAIT", "").strip()
-    if not raw:
-        return DEFAULT_LOCK_WAIT
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if value < 0:
-        raise ConfigError(f"TUOYU_LOCK_WAIT 应为等待的秒数（如 600），现为 {raw!r}。"
-                          f" TUOYU_LOCK_WAIT must be a number of seconds, not {raw!r}.")
-    return value

@@ -5,13 +5,13 @@ import dagster as dg
 
 from pipeline.ingest.load import InboxMissing, ingest_inbox
 from pipeline.reference import load_reference, write_reference_tables
-from pipeline.orchestration.resources import TuoyuResource
+from pipeline.orchestration.resources import Tuoyu
 
 
 @dg.asset(group_name="ingest", key=["reference", "tables"], description=(
     "The county's areas, population, targets and policy measures, reloaded from the reference "
     "folder (TUOYU_REFERENCE) on every run. Bad reference data stops the run here."))
-def reference_tables(context: dg.AssetExecutionContext, tuoyu: TuoyuResource) -> dg.MaterializeResult:
+def reference_tables(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[Tuoyu]) -> dg.MaterializeResult:
     settings = tuoyu.settings()
     ref = load_reference(settings.reference)
     with tuoyu.connection() as con:
@@ -28,7 +28,7 @@ def reference_tables(context: dg.AssetExecutionContext, tuoyu: TuoyuResource) ->
     "Every new or changed extract in the inbox, parsed into staging.institutions / enrollment / "
     "staffing (one row per data row; names dropped, id numbers pseudonymised), each file version "
     "recorded in audit.load_log and copied into the raw archive."))
-def staged_extracts(context: dg.AssetExecutionContext, tuoyu: TuoyuResource) -> dg.MaterializeResult:
+def staged_extracts(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[Tuoyu]) -> dg.MaterializeResult:
     settings = tuoyu.settings()
     with tuoyu.connection() as con:
         try:

@@ -5,7 +5,7 @@ import dagster as dg
 
 from pipeline.orchestration.assets.ingest import reference_tables
 from pipeline.orchestration.assets.validate import validated_extracts
-from pipeline.orchestration.resources import TuoyuResource
+from pipeline.orchestration.resources import Tuoyu
 from pipeline.warehouse.sql_models import load_models
 
 
@@ -24,7 +24,7 @@ def _specs() -> list[dg.AssetSpec]:
 
 
 @dg.multi_asset(specs=_specs(), name="marts", description="Builds every table of sql/marts in order.")
-def marts(context: dg.AssetExecutionContext, tuoyu: TuoyuResource):
+def marts(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[Tuoyu]):
     from pipeline.marts.build import build_marts
 
     with tuoyu.connection() as con:
@@ -51,7 +51,7 @@ def _json_safe(metadata: dict) -> dict:
 def _marts_check(name: str, function_name: str, description: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=dg.AssetKey(["marts", "indicator_values"]), name=name, description=description,
                     additional_deps=[dg.AssetKey(["reference", "tables"])])
-    def check(tuoyu: TuoyuResource) -> dg.AssetCheckResult:
+    def check(tuoyu: dg.ResourceParam[Tuoyu]) -> dg.AssetCheckResult:
         from pipeline.marts import build as indicators
 
         with tuoyu.connection() as con:

@@ -5,7 +5,7 @@ import base64
 import dagster as dg
 
 from pipeline.orchestration.assets.marts import marts
-from pipeline.orchestration.resources import TuoyuResource
+from pipeline.orchestration.resources import Tuoyu
 
 
 @dg.asset(group_name="reports", key=["reports", "monthly_report"], deps=list(marts.keys), description=(
@@ -13,7 +13,7 @@ from pipeline.orchestration.resources import TuoyuResource
     "and an XLSX of the tables. The month is the run's `tuoyu/period` tag (the schedule sets it), "
     "else the latest month with an institutions extract. Records what it published in "
     "marts.published_values so that the next report can list revisions."))
-def monthly_report(context: dg.AssetExecutionContext, tuoyu: TuoyuResource) -> dg.MaterializeResult:
+def monthly_report(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[Tuoyu]) -> dg.MaterializeResult:
     from pipeline.report.data import latest_period
     from pipeline.report.render import render_report
 
@@ -46,7 +46,7 @@ def monthly_report(context: dg.AssetExecutionContext, tuoyu: TuoyuResource) -> d
     "The marts, audit and reference tables as Parquet with a small DuckDB database of views "
     "(published/tuoyu.duckdb beside the warehouse), swapped in atomically after every successful "
     "run: analysts' open connections never block the pipeline. `tuoyu sql` reads it."))
-def published_copy(context: dg.AssetExecutionContext, tuoyu: TuoyuResource) -> dg.MaterializeResult:
+def published_copy(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[Tuoyu]) -> dg.MaterializeResult:
     from pipeline.analysts.publish import publish
 
     settings = tuoyu.settings()
@@ -71,7 +71,7 @@ report_months = dg.DynamicPartitionsDefinition(name="report_month")
           deps=list(marts.keys), description=(
               "The report of one month (the partition), the same files as monthly_report: for "
               "regenerating a past month's report from the UI. `tuoyu report --period` does the same."))
-def report_by_month(context: dg.AssetExecutionContext, tuoyu: TuoyuResource) -> dg.MaterializeResult:
+def report_by_month(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[Tuoyu]) -> dg.MaterializeResult:
     from pipeline.report.render import render_report
 
     settings = tuoyu.settings()

@@ -5,7 +5,7 @@ import dagster as dg
 
 from pipeline.orchestration.assets.ingest import staged_extracts
 from pipeline.ingest.load import clear_pending, pending_scope
-from pipeline.orchestration.resources import TuoyuResource
+from pipeline.orchestration.resources import Tuoyu
 from pipeline.warehouse.schema import KINDS
 from pipeline.validate.trust import file_trust, threshold
 
@@ -14,16 +14,16 @@ from pipeline.validate.trust import file_trust, threshold
     "Runs the Great Expectations suites of expectations/ inside the warehouse on every month "
     "whose extracts changed: failing rows go to audit.rejected_rows (R) or audit.row_warnings (W); "
     "core.institutions / enrollment / staffing hold the accepted rows."))
-def validated_extracts(context: dg.AssetExecutionContext, tuoyu: TuoyuResource) -> dg.MaterializeResult:
+def validated_extracts(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[Tuoyu]) -> dg.MaterializeResult:
     from pipeline.validate import validate  # imports great_expectations: only when validating
 
-    settings = tuoyu.settings()
     with tuoyu.connection() as con:
         scope = pending_scope(con)
     if not scope:
         context.log.info("nothing new to validate")
         return dg.MaterializeResult(metadata={"months_validated": 0})
-    report = validate(settings.warehouse, scope)
+    with tuoyu.connection() as con:
+        report = validate(con, scope)
     with tuoyu.connection() as con:
         clear_pending(con, scope)
     by_rule = report.counts_by_rule()
@@ -43,7 +43,7 @@ def _file_check(kind: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=validated_extracts, name=f"{kind}_files_trustworthy", blocking=False,
                     description=f"No current {kind} file has more than the suite's share of rows rejected; "
                                 "rejections by rule are listed (counts only).")
-    def check(tuoyu: TuoyuResource) -> dg.AssetCheckResult:
+    def check(tuoyu: dg.ResourceParam[Tuoyu]) -> dg.AssetCheckResult:
         limit, excluded = threshold(kind)
         with tuoyu.connection() as con:
             files = file_trust(con, kind)
