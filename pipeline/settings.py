@@ -34,6 +34,8 @@ class Settings:
     pseudonym_key: str | None
     demo: bool = False
     compiler: str = "统计局"
+    sql_timeout: str = "60"  # seconds; `tuoyu sql` checks it (pipeline/analysts/query.py)
+    sql_memory_limit: str = "2GB"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, load_dotenv: bool = True) -> "Settings":
@@ -52,6 +54,8 @@ class Settings:
             pseudonym_key=env.get("TUOYU_PSEUDONYM_KEY") or None,
             demo=env.get("TUOYU_DEMO", "").strip().lower() in ("1", "true", "yes"),
             compiler=env.get("TUOYU_COMPILER", "统计局"),
+            sql_timeout=env.get("TUOYU_SQL_TIMEOUT", "60"),
+            sql_memory_limit=env.get("TUOYU_SQL_MEMORY_LIMIT", "2GB"),
         )
 
     def with_(self, **changes) -> "Settings":

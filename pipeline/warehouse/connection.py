@@ -20,11 +20,16 @@ DEFAULT_MEMORY_LIMIT = "3GB"
 _MEMORY = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
 
-def memory_limit() -> str:
-    value = os.environ.get("TUOYU_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT).strip()
+def checked_memory_limit(value: str, variable: str) -> str:
+    """`value` if it is a DuckDB memory size (digits and a unit), else ValueError naming `variable`."""
+    value = value.strip()
     if not _MEMORY.match(value):
-        raise ValueError(f"TUOYU_MEMORY_LIMIT 应写作如 3GB、512MB，收到 {value!r}。")
+        raise ValueError(f"{variable} 应写作如 3GB、512MB，收到 {value!r}。")
     return value
+
+
+def memory_limit() -> str:
+    return checked_memory_limit(os.environ.get("TUOYU_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT), "TUOYU_MEMORY_LIMIT")
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
