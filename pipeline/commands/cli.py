@@ -263,11 +263,19 @@ def _configure_logging(verbose: bool) -> None:
         handler.setLevel(level)
 
 
+# Everything tuoyu writes is its owner's only unless it says otherwise: the warehouse's
+# write-ahead log and spill files, which DuckDB creates with the process's umask, included.
+# What is meant to be shared sets its own mode: the published copy 0440 (folders 0750),
+# report files 0644 (docs/decisions.md).
+UMASK = 0o077
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.verbose:  # Dagster's console log too (read by the runner)
         os.environ["TUOYU_LOG_LEVEL"] = "INFO"
     _configure_logging(args.verbose)
+    previous = os.umask(UMASK)  # kept across `tuoyu dev`'s exec of Dagster
     try:
         return args.func(args)
     except ConfigError as exc:
@@ -282,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"错误 Error: {exc}", file=sys.stderr)
             return 2
         raise
+    finally:
+        os.umask(previous)
 
 
 if __name__ == "__main__":
