@@ -10,11 +10,9 @@
 
 with findings as (
 
-    select sha256, kind, period, row_number, institution_id, rule_id, severity, message
-    from audit.rejected_rows
-    union all
-    select sha256, kind, period, row_number, institution_id, rule_id, severity, message
-    from audit.row_warnings
+    select * exclude (row_values) from audit.rejected_rows
+    union all by name
+    select * exclude (row_values) from audit.row_warnings
 
 )
 

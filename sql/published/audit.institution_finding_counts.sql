@@ -13,11 +13,9 @@
 
 with findings as (
 
-    select sha256, kind, period, row_number, institution_id, rule_id, severity, message
-    from audit.rejected_rows
-    union all
-    select sha256, kind, period, row_number, institution_id, rule_id, severity, message
-    from audit.row_warnings
+    select * exclude (row_values) from audit.rejected_rows
+    union all by name
+    select * exclude (row_values) from audit.row_warnings
 
 ),
 
@@ -39,13 +37,7 @@ counted as (
 )
 
 select
-    sha256,
-    kind,
-    period,
-    institution_id,
-    severity,
-    rule_id,
-    message,
+    * exclude (n),
     case when kind = 'enrollment' then small_count(n) else cast(n as varchar) end as rows
 from counted
 order by period, kind, sha256, institution_id, severity, rule_id

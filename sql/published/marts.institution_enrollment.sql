@@ -8,15 +8,10 @@
 -- personal and stay numbers; so does required_caregivers, which the ratio rule and the
 -- example institutions_out_of_ratio need (docs/decisions.md says what it still reveals).
 
-select
-    period,
-    institution_id,
-    area_code,
-    enrollment_rows,
-    children,
+select * replace (
     small_count(infant_class_rows) as infant_class_rows,
     small_count(younger_toddler_class_rows) as younger_toddler_class_rows,
-    small_count(older_toddler_class_rows) as older_toddler_class_rows,
-    required_caregivers
+    small_count(older_toddler_class_rows) as older_toddler_class_rows
+)
 from marts.institution_enrollment
 order by period, institution_id
