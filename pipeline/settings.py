@@ -38,6 +38,8 @@ VARIABLES = {
     "schedule_cron": "TUOYU_SCHEDULE_CRON",
     "memory_limit": "TUOYU_MEMORY_LIMIT",
     "log_level": "TUOYU_LOG_LEVEL",
+    "sql_timeout": "TUOYU_SQL_TIMEOUT",
+    "sql_memory_limit": "TUOYU_SQL_MEMORY_LIMIT",
     "dagster_home": "DAGSTER_HOME",
 }
 
@@ -50,6 +52,9 @@ DEFAULT_CRON = "0 8 5 * *"
 # machine with other work: cap it (spilling to `<warehouse>.tmp` beyond), so that a
 # province-scale run stays within a few GB.
 DEFAULT_MEMORY_LIMIT = "3GB"
+# One analyst's query may not starve the monthly run (pipeline/analysts/query.py).
+DEFAULT_SQL_TIMEOUT = 60.0
+DEFAULT_SQL_MEMORY_LIMIT = "2GB"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_LOG_LEVEL = "WARNING"
 
@@ -74,6 +79,8 @@ class Settings:
     schedule_cron: str = DEFAULT_CRON
     memory_limit: str = DEFAULT_MEMORY_LIMIT
     log_level: str = DEFAULT_LOG_LEVEL
+    sql_timeout: float = DEFAULT_SQL_TIMEOUT
+    sql_memory_limit: str = DEFAULT_SQL_MEMORY_LIMIT
     dagster_home: Path | None = None  # None: beside the warehouse (`instance_home`)
 
     @classmethod
@@ -105,8 +112,11 @@ class Settings:
             compiler=get("compiler") or DEFAULT_COMPILER,
             lock_wait=_lock_wait(get("lock_wait")),
             schedule_cron=_cron(get("schedule_cron")),
-            memory_limit=_memory_limit(get("memory_limit")),
+            memory_limit=_memory_limit(get("memory_limit"), "TUOYU_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT),
             log_level=_log_level(get("log_level")),
+            sql_timeout=_sql_timeout(get("sql_timeout")),
+            sql_memory_limit=_memory_limit(get("sql_memory_limit"), "TUOYU_SQL_MEMORY_LIMIT",
+                                           DEFAULT_SQL_MEMORY_LIMIT),
             dagster_home=Path(dagster_home) if dagster_home else None,
         )
 
@@ -194,14 +204,29 @@ def _cron(raw: str) -> str:
     return raw
 
 
-def _memory_limit(raw: str) -> str:
-    """TUOYU_MEMORY_LIMIT: DuckDB's memory cap, digits and a unit (e.g. "8GB")."""
+def _memory_limit(raw: str, variable: str, default: str) -> str:
+    """A DuckDB memory cap, digits and a unit (e.g. "8GB"): TUOYU_MEMORY_LIMIT for the run,
+    TUOYU_SQL_MEMORY_LIMIT for one analyst's query."""
     if not raw:
-        return DEFAULT_MEMORY_LIMIT
+        return default
     if not _MEMORY.match(raw):
-        raise ConfigError(f"TUOYU_MEMORY_LIMIT 应写作如 3GB、512MB，现为 {raw!r}。"
-                          f" TUOYU_MEMORY_LIMIT must be a size such as 3GB or 512MB, not {raw!r}.")
+        raise ConfigError(f"{variable} 应写作如 3GB、512MB，现为 {raw!r}。"
+                          f" {variable} must be a size such as 3GB or 512MB, not {raw!r}.")
     return raw
+
+
+def _sql_timeout(raw: str) -> float:
+    """TUOYU_SQL_TIMEOUT: seconds one `tuoyu sql` query may run (default 60)."""
+    if not raw:
+        return DEFAULT_SQL_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise ConfigError(f"TUOYU_SQL_TIMEOUT 应为正的秒数（如 60），现为 {raw!r}。"
+                          f" TUOYU_SQL_TIMEOUT must be a positive number of seconds, not {raw!r}.")
+    return value
 
 
 def _log_level(raw: str) -> str:

@@ -18,7 +18,8 @@ from pipeline.analysts.publish import publish
 from pipeline.report import safe_export
 from pipeline.analysts.export import display_width, format_table, to_csv, to_json, to_xlsx
 from pipeline.analysts import export
-from pipeline.analysts.query import PublishedCopyMissing, QueryFailed, QueryRefused, open_published, run_sql, sql_command
+from pipeline.analysts.query import (PublishedCopyMissing, QueryFailed, QueryLimitReached, QueryLimits, QueryRefused,
+                                    open_published, run_sql, sql_command)
 
 pytestmark = pytest.mark.heavy(seconds=9)
 
@@ -339,3 +340,178 @@ def test_table_clips_long_text_to_the_same_width():
     widths = {display_width(line) for line in text.splitlines()[:4]}
     assert len(widths) == 1 and widths.pop() <= 20  # every line as wide, none wider than asked
     assert text.splitlines()[2].endswith("...")
+
+
+# ---------------------------------------------------------------- exports never overwrite
+# The probe's cases (issue 14, "Why" 4): `--csv` over warehouse.duckdb and over the 0444
+# published tuoyu.duckdb, `--xlsx ../../etc/x.xlsx` creating folders. Run through the console
+# command's own `main`, with the warehouse of the `published` fixture.
+
+def _tuoyu(monkeypatch, tmp_path: Path, *argv: str) -> tuple[int, str]:
+    from pipeline.commands.cli import main
+
+    monkeypatch.setenv("TUOYU_WAREHOUSE", str(tmp_path / "data" / "warehouse.duckdb"))
+    monkeypatch.setenv("TUOYU_INBOX", str(tmp_path / "inbox"))
+    for name in ("TUOYU_SQL_TIMEOUT", "TUOYU_SQL_MEMORY_LIMIT"):
+        monkeypatch.delenv(name, raising=False)
+    err = io.StringIO()
+    monkeypatch.setattr("sys.stderr", err)
+    return main(list(argv)), err.getvalue()
+
+
+@pytest.mark.parametrize("option", ["--csv", "--json", "--xlsx"])
+@pytest.mark.parametrize("victim", ["data/warehouse.duckdb", "data/published/tuoyu.duckdb"])
+def test_an_export_never_overwrites_the_warehouse_or_the_published_copy(option, victim, published, tmp_path,
+                                                                         monkeypatch):
+    target = tmp_path / victim
+    before = target.read_bytes()
+    for force in ([], ["--force"]):  # not even with --force: these folders are never written
+        code, err = _tuoyu(monkeypatch, tmp_path, "sql", option, str(target), *force, "select * from marts.t")
+        assert code == 2
+        assert err.startswith("错误 Error: 不能把导出文件写到") and "--force" not in err
+        assert target.read_bytes() == before
+    assert not [p for p in target.parent.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+@pytest.mark.parametrize("spelling", [
+    "data/published/../warehouse.duckdb",            # `..` back into the warehouse folder
+    "link-to-data/new.csv",                          # a link to the warehouse folder (planted below)
+    "data/published/v-new.csv",                      # a new file in the published folder
+    "data/raw-archive/x.csv",                        # the raw archive (created below)
+    "inbox/托育机构_2024-06.csv",                     # the inbox: it would be read as a delivery
+])
+def test_no_spelling_of_a_protected_folder_is_written(spelling, published, tmp_path, monkeypatch):
+    (tmp_path / "link-to-data").symlink_to(tmp_path / "data")
+    (tmp_path / "data" / "raw-archive").mkdir()
+    (tmp_path / "inbox").mkdir()
+    before = snapshot(tmp_path / "data")
+    code, err = _tuoyu(monkeypatch, tmp_path, "sql", "--csv", str(tmp_path / spelling), "select 1 as x")
+    assert code == 2 and "不能把导出文件写到" in err
+    assert snapshot(tmp_path / "data") == before
+    assert not (tmp_path / "inbox" / "托育机构_2024-06.csv").exists()
+
+
+def test_a_missing_folder_is_not_created(published, tmp_path, monkeypatch):
+    # The probe's exact argument, from a folder two levels down: ../../etc does not exist.
+    cwd = tmp_path / "home" / "analyst"
+    cwd.mkdir(parents=True)
+    monkeypatch.chdir(cwd)
+    code, err = _tuoyu(monkeypatch, tmp_path, "sql", "--xlsx", "../../etc/x.xlsx", "select * from marts.t")
+    assert code == 2 and "不存在" in err and "不会自动创建文件夹" in err
+    assert not (tmp_path / "etc").exists()
+    code, err = _tuoyu(monkeypatch, tmp_path, "sql", "--csv", "new/sub/x.csv", "select 1 as x")
+    assert code == 2 and not (cwd / "new").exists()
+
+
+def test_an_existing_file_is_replaced_only_with_force(published, tmp_path, monkeypatch):
+    target = tmp_path / "结果.csv"
+    target.write_text("the analyst's earlier work\n", encoding="utf-8")
+    code, err = _tuoyu(monkeypatch, tmp_path, "sql", "--csv", str(target), "select places from marts.t order by 1")
+    assert code == 2 and "已存在" in err and "--force" in err
+    assert target.read_text(encoding="utf-8") == "the analyst's earlier work\n"
+    code, _ = _tuoyu(monkeypatch, tmp_path, "sql", "--csv", str(target), "--force",
+                     "select places from marts.t order by 1")
+    assert code == 0 and target.read_bytes() == b"\xef\xbb\xbfplaces\r\n20\r\n40\r\n"
+    # A dangling link is a name that exists: refused too, and its target not created.
+    link = tmp_path / "dangling.csv"
+    link.symlink_to(tmp_path / "nowhere.csv")
+    code, err = _tuoyu(monkeypatch, tmp_path, "sql", "--csv", str(link), "select 1 as x")
+    assert code == 2 and "已存在" in err and not (tmp_path / "nowhere.csv").exists()
+    # --force replaces regular files only.
+    folder = tmp_path / "a-folder.csv"
+    folder.mkdir()
+    code, err = _tuoyu(monkeypatch, tmp_path, "sql", "--csv", str(folder), "--force", "select 1 as x")
+    assert code == 2 and "不是普通文件" in err and folder.is_dir()
+
+
+def test_a_file_that_appears_while_the_query_runs_is_not_overwritten(tmp_path, monkeypatch):
+    from pipeline.analysts import destination
+    from pipeline.analysts.destination import ExportRefused
+
+    target = tmp_path / "out.csv"
+    real = destination.write_new
+
+    def someone_else_writes_first(tmp, path, *, replace):
+        path.write_text("someone else's file\n")  # planted: appears after the check
+        real(tmp, path, replace=replace)
+
+    monkeypatch.setattr(export, "write_new", someone_else_writes_first)
+    with pytest.raises(ExportRefused, match="已存在"):
+        to_csv(pl.DataFrame({"x": [1]}), target)
+    assert target.read_text() == "someone else's file\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_fix_csv_refuses_like_sql(tmp_path, monkeypatch):
+    from pipeline.warehouse.schema import create_tables
+
+    warehouse = tmp_path / "data" / "warehouse.duckdb"
+    warehouse.parent.mkdir()
+    con = duckdb.connect(str(warehouse))
+    create_tables(con)
+    con.close()
+    before = warehouse.read_bytes()
+    code, err = _tuoyu(monkeypatch, tmp_path, "fix", "JG0001", "--csv", str(warehouse), "--force")
+    assert code == 2 and "不能把导出文件写到" in err and warehouse.read_bytes() == before
+    code, err = _tuoyu(monkeypatch, tmp_path, "fix", "JG0001", "--csv", str(tmp_path / "no" / "x.csv"))
+    assert code == 2 and "不存在" in err and not (tmp_path / "no").exists()
+    target = tmp_path / "待更正.csv"
+    assert _tuoyu(monkeypatch, tmp_path, "fix", "JG0001", "--csv", str(target))[0] == 0
+    assert target.read_bytes().startswith(b"\xef\xbb\xbfperiod,kind,file_path")
+    code, err = _tuoyu(monkeypatch, tmp_path, "fix", "JG0001", "--csv", str(target))
+    assert code == 2 and "已存在" in err
+    assert _tuoyu(monkeypatch, tmp_path, "fix", "JG0001", "--csv", str(target), "--force")[0] == 0
+
+
+# ---------------------------------------------------------------- queries bounded
+
+def test_a_query_ends_at_the_timeout(published, tmp_path, monkeypatch):
+    # The probe's query counts a trillion rows (about 20 minutes on one core). DuckDB 1.5 does
+    # not take the double 1e12 as range's argument, so the probe's exact text fails at once,
+    # and the same query with an integer bound must end at the timeout set here.
+    import time
+
+    with pytest.raises(QueryFailed):
+        run_sql(published, "select count(*) from range(1e12)", limits=QueryLimits(timeout=0.5))
+    for query in ("select count(*) from range(1e12::bigint)", "select count(*) from range(1000000000000)"):
+        started = time.monotonic()
+        with pytest.raises(QueryLimitReached, match="0.5 秒的时限") as stopped:
+            run_sql(published, query, limits=QueryLimits(timeout=0.5))
+        assert time.monotonic() - started < 10
+        assert "TUOYU_SQL_TIMEOUT" in str(stopped.value)
+    # The connection's lock stays: the limit is not a setting a query can change.
+    assert run_sql(published, "select count(*) as n from marts.t", limits=QueryLimits(timeout=5))["n"][0] == 2
+    monkeypatch.setenv("TUOYU_SQL_TIMEOUT", "0.5")
+    from pipeline.commands.cli import main
+
+    err = io.StringIO()
+    monkeypatch.setattr("sys.stderr", err)
+    monkeypatch.setenv("TUOYU_WAREHOUSE", str(tmp_path / "data" / "warehouse.duckdb"))
+    assert main(["sql", "select count(*) from range(1000000000000)"]) == 2
+    assert err.getvalue().startswith("错误 Error: 查询超过 0.5 秒的时限")
+
+
+def test_a_query_ends_at_the_memory_limit(published):
+    query = "select count(distinct x) as n from range(100000000) t(x)"  # a hash table of 10⁸ keys
+    with pytest.raises(QueryLimitReached, match="64MB") as stopped:
+        run_sql(published, query, limits=QueryLimits(timeout=60, memory_limit="64MB"))
+    assert "TUOYU_SQL_MEMORY_LIMIT" in str(stopped.value)
+    con = open_published(published, QueryLimits(memory_limit="64MB"))
+    try:
+        assert con.execute("select current_setting('memory_limit')").fetchone()[0] in ("64.0 MiB", "61.0 MiB")
+        with pytest.raises(duckdb.Error, match="locked"):
+            con.execute("set memory_limit = '8GB'")
+    finally:
+        con.close()
+
+
+def test_limits_come_from_the_settings_with_defaults():
+    from pipeline.settings import ConfigError, Settings
+
+    default = Settings.from_env({}, load_dotenv=False)
+    assert (default.sql_timeout, default.sql_memory_limit) == (60.0, "2GB")
+    given = Settings.from_env({"TUOYU_SQL_TIMEOUT": "5.5", "TUOYU_SQL_MEMORY_LIMIT": "512MB"}, load_dotenv=False)
+    assert (given.sql_timeout, given.sql_memory_limit) == (5.5, "512MB")
+    for timeout, memory in (("abc", "2GB"), ("0", "2GB"), ("-1", "2GB"), ("inf", "2GB"), ("60", "lots")):
+        with pytest.raises(ConfigError, match="TUOYU_SQL_"):
+            Settings.from_env({"TUOYU_SQL_TIMEOUT": timeout, "TUOYU_SQL_MEMORY_LIMIT": memory}, load_dotenv=False)

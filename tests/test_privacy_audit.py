@@ -195,3 +195,115 @@ def test_the_raw_archive_is_owner_only_and_holds_every_version(audit):
     # It is the one place with personal data: the same search finds it there.
     search = Search(audit[1])
     assert any(search(_text(p.read_bytes())) for p in archived if p.suffix == ".csv")
+
+
+# ---------------------------------------------------------------- the analysts' copy (contract §4)
+
+_HEX_RUN = re.compile(rb"[0-9a-f]{64,}")
+
+
+def _hex_windows(data: bytes) -> set[str]:
+    """Every 64-character window of every run of lower-case hex: a pseudonym may sit right
+    beside other hex digits in a file."""
+    out = set()
+    for run in _HEX_RUN.findall(data):
+        out |= {run[i:i + 64].decode() for i in range(len(run) - 63)}
+    return out
+
+
+def _warehouse_pseudonyms(warehouse: Path) -> tuple[set[str], int]:
+    """The pseudonyms of the warehouse, and how many rejected or warned rows carry one in
+    their values (what the published copy used to hold)."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        found = {p for (p,) in con.execute(
+            "select child_pseudonym from staging.enrollment where child_pseudonym is not null "
+            "union select staff_pseudonym from staging.staffing where staff_pseudonym is not null").fetchall()}
+        in_findings = con.execute(
+            "select count(*) from (select row_values from audit.rejected_rows union all "
+            "select row_values from audit.row_warnings) "
+            "where coalesce(row_values->>'child_pseudonym', row_values->>'staff_pseudonym') is not null").fetchone()[0]
+    finally:
+        con.close()
+    return found, in_findings
+
+
+def test_the_published_copy_holds_no_pseudonym(audit, tmp_path):
+    run, _ = audit
+    pseudonyms, in_findings = _warehouse_pseudonyms(run.warehouse)
+    assert len(pseudonyms) > 1000 and in_findings > 0  # the warehouse keeps them, for tuoyu fix
+    files = files_below(run.published)
+    assert any(p.suffix == ".parquet" for p in files)
+    hits = {}
+    for path in files:
+        found = _hex_windows(path.read_bytes())
+        for form in readable_forms(path)[1:]:  # Parquet cells (the pages are compressed)
+            found |= _hex_windows(form.encode())
+        if found & pseudonyms:
+            hits[str(path)] = sorted(found & pseudonyms)[:3]
+    assert hits == {}
+    # Positive control: the same search over a Parquet file of the warehouse's findings, as
+    # they used to be published, finds the pseudonyms.
+    control = tmp_path / "audit.rejected_rows.parquet"
+    con = duckdb.connect(str(run.warehouse), read_only=True)
+    try:
+        con.execute(f"copy (select * from audit.row_warnings union all select * from audit.rejected_rows) "
+                    f"to '{control}' (format parquet)")
+    finally:
+        con.close()
+    found = set().union(*(_hex_windows(form.encode()) for form in readable_forms(control)[1:]))
+    assert found & pseudonyms
+
+
+# Words of a column name that say it counts children by a personal attribute (age, sex,
+# birth month; 班型 is an age band): independent of the list in sql/published.
+_PERSONAL_COLUMN = re.compile(r"infant|toddler|class|sex|male|female|boys|girls|age|birth|month_of_birth")
+
+
+def test_every_small_institution_count_by_a_personal_attribute_reads_less_than_five(audit):
+    run, _ = audit
+    pub = duckdb.connect(str(run.published / "tuoyu.duckdb"), read_only=True)
+    wh = duckdb.connect(str(run.warehouse), read_only=True)
+    try:
+        checked, small = 0, 0
+        relations = pub.execute("select table_schema, table_name from information_schema.columns "
+                                "where column_name = 'institution_id' order by all").fetchall()
+        for schema, name in relations:
+            columns = [c for (c,) in pub.execute(
+                "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+                [schema, name]).fetchall() if _PERSONAL_COLUMN.search(c)]
+            for column in columns:
+                values = [v for (v,) in pub.execute(f'select "{column}" from {schema}.{name}').fetchall()]
+                checked += len(values)
+                small += values.count("<5")
+                assert not [v for v in values if str(v) in ("1", "2", "3", "4")], f"{schema}.{name}.{column}"
+        assert checked > 0 and small > 0
+        # Cell by cell against the warehouse's exact counts.
+        classes = ("infant_class_rows", "younger_toddler_class_rows", "older_toddler_class_rows")
+        exact = {r[:2]: r[2:] for r in wh.execute(
+            f"select period, institution_id, {', '.join(classes)} from marts.institution_enrollment").fetchall()}
+        shown = {r[:2]: r[2:] for r in pub.execute(
+            f"select period, institution_id, {', '.join(classes)} from marts.institution_enrollment").fetchall()}
+    finally:
+        pub.close()
+        wh.close()
+    assert shown.keys() == exact.keys()
+    expected = {k: tuple("<5" if 1 <= n <= 4 else str(n) for n in v) for k, v in exact.items()}
+    assert shown == expected
+    assert any(1 <= n <= 4 for v in exact.values() for n in v)
+
+
+def test_warehouse_archive_and_published_files_are_not_readable_by_other_users(audit):
+    run, _ = audit
+    folder = run.warehouse.parent
+    mode = lambda p: stat.S_IMODE(p.lstat().st_mode)  # noqa: E731
+    assert mode(run.warehouse) == 0o600
+    assert mode(folder) == 0o710  # the group passes through to published/, lists and reads nothing
+    assert mode(run.archive) == 0o700
+    assert mode(run.published) == 0o750
+    published = files_below(run.published)
+    assert published and all(mode(p) == 0o440 for p in published)
+    assert all(mode(p) == 0o750 for p in run.published.iterdir() if p.is_dir())
+    below = list(folder.rglob("*"))
+    assert below and [str(p) for p in below if mode(p) & 0o007] == []  # other users: nothing at all
+    assert [str(p) for p in below if mode(p) & 0o077 and run.published not in (p, *p.parents)] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -13,7 +14,11 @@ import duckdb
 import pytest
 
 from pipeline.analysts import publish as publish_module
-from pipeline.analysts.publish import DATABASE_NAME, publish, version_folders
+from pipeline.analysts.publish import (DATABASE_NAME, FORMS_DIR, publish, published_forms,
+                                       version_folders)
+from pipeline.warehouse.schema import _ROW_ISSUE_COLUMNS
+
+PSEUDONYM = "5f2c" * 16  # a child's pseudonym in a rejected row's values
 
 # An analyst's session in another process: open the published database read-only, print
 # marts.t's value, then print it again for every line read from stdin.
@@ -37,10 +42,10 @@ def make_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
     con.execute("create table marts.t (v varchar, n integer)")
     con.execute("insert into marts.t values ('first', 1)")
     con.execute("create view marts.t_view as select v, n * 2 as n2 from marts.t")
-    con.execute("""create table audit.rejected_rows (sha256 varchar, loaded_at timestamp,
-                   row_values json)""")
-    con.execute("""insert into audit.rejected_rows values ('abc', timestamp '2024-02-05 09:00:00',
-                   '{"机构编号": "A1"}')""")
+    for table in ("rejected_rows", "row_warnings"):  # the warehouse's own DDL
+        con.execute(f"create table audit.{table} ({_ROW_ISSUE_COLUMNS})")
+    con.execute(f"""insert into audit.rejected_rows values ('abc', 'enrollment', '2024-02', 7, 8, 'A1',
+                   'ENR-SEX', 'R', '性别填写不正确', '{{"child_pseudonym": "{PSEUDONYM}", "sex": "M"}}')""")
     con.execute("create table audit.pending_validation (kind varchar, period varchar)")
     con.execute("create table reference.areas (area_code varchar, area_name varchar)")
     con.execute("insert into reference.areas values ('990001', '城关街道')")
@@ -82,16 +87,20 @@ def test_publishes_marts_audit_reference_and_nothing_else(warehouse):
         assert pub.execute("select v, n from marts.t").fetchall() == [("first", 1)]
         assert pub.execute("select n2 from marts.t_view").fetchall() == [(2,)]
         assert pub.execute("select area_name from reference.areas").fetchall() == [("城关街道",)]
-        types = dict(pub.execute("select column_name, data_type from information_schema.columns "
-                                 "where table_name = 'rejected_rows'").fetchall())
+        counts = pub.execute("select kind, rule_id, rows from audit.institution_finding_counts").fetchall()
     finally:
         pub.close()
-    assert views == [("audit", "rejected_rows"), ("marts", "t"), ("marts", "t_view"), ("reference", "areas")]
+    # audit.rejected_rows and row_warnings (rows of a child, with row_values) are not published:
+    # their counts are (sql/published).
+    assert views == [("audit", "finding_counts"), ("audit", "institution_finding_counts"),
+                     ("marts", "t"), ("marts", "t_view"), ("reference", "areas")]
     assert tables == 0  # views only: the data lives in the Parquet files
-    assert types == {"sha256": "VARCHAR", "loaded_at": "TIMESTAMP", "row_values": "JSON"}
+    assert counts == [("enrollment", "ENR-SEX", "<5")]
     (version,) = version_folders(database.parent)
     assert sorted(p.name for p in version.iterdir()) == [
-        "audit.rejected_rows.parquet", "marts.t.parquet", "marts.t_view.parquet", "reference.areas.parquet"]
+        "audit.finding_counts.parquet", "audit.institution_finding_counts.parquet", "marts.t.parquet",
+        "marts.t_view.parquet", "reference.areas.parquet"]
+    assert not [p for p in database.parent.rglob("*") if p.is_file() and PSEUDONYM.encode() in p.read_bytes()]
 
 
 def test_held_analyst_connection_keeps_old_data_and_a_new_connection_sees_new(warehouse):
@@ -176,7 +185,9 @@ def test_no_temporary_or_writable_files_left(warehouse):
     for version in version_folders(folder):
         assert all(p.suffix == ".parquet" for p in version.iterdir())
     for file in [database, *folder.rglob("*.parquet")]:
-        assert stat.S_IMODE(file.stat().st_mode) == 0o444, file
+        assert stat.S_IMODE(file.stat().st_mode) == 0o440, file  # owner and group read, others nothing
+    for sub in [folder, *version_folders(folder)]:
+        assert stat.S_IMODE(sub.stat().st_mode) == 0o750, sub
 
 
 def test_failure_while_writing_parquet_changes_nothing(warehouse):
@@ -226,3 +237,56 @@ def test_refuses_a_table_name_that_is_not_a_plain_identifier(warehouse):
     with pytest.raises(ValueError, match="plain identifiers"):
         publish(con, path)
     assert not (path.parent / "escape").exists()
+
+
+def test_a_form_replaces_what_it_names_and_needs_its_inputs(warehouse, tmp_path):
+    path, con = warehouse
+    forms_dir = tmp_path / "forms"
+    forms_dir.mkdir()
+    (forms_dir / "marts.t.sql").write_text(
+        "-- reads: marts.t\n-- instead_of: marts.t_view\nselect small_count(n) as n from marts.t\n-- a last comment")
+    (forms_dir / "marts.never.sql").write_text("-- reads: marts.missing\nselect 1 as x;")  # planted: no input
+    database = publish(con, path, forms=published_forms(forms_dir))
+    pub = duckdb.connect(str(database), read_only=True)
+    try:
+        views = pub.execute("select schema_name || '.' || view_name from duckdb_views() where not internal "
+                            "and schema_name = 'marts' order by all").fetchall()
+        assert pub.execute("select n from marts.t").fetchall() == [("<5",)]  # n = 1
+    finally:
+        pub.close()
+    assert views == [("marts.t",)]  # t_view withheld, marts.never left out
+    set_value(con, "x")
+    con.execute("update marts.t set n = 5")
+    database = publish(con, path, forms=published_forms(forms_dir))
+    pub = duckdb.connect(str(database), read_only=True)
+    try:
+        assert pub.execute("select n from marts.t").fetchall() == [("5",)]  # 0 and 5 or more as they are
+    finally:
+        pub.close()
+
+
+def test_a_form_must_say_what_it_reads(tmp_path):
+    (tmp_path / "marts.x.sql").write_text("select 1 as x")
+    with pytest.raises(ValueError, match="reads"):
+        published_forms(tmp_path)
+
+
+# Columns of core.enrollment that are a child's personal attribute (extract-format.md §4:
+# age, sex, birth month; 班型 is an age band).
+PERSONAL = re.compile(r"\b(birth_date\w*|sex\w*|class_type|age_\w+)\b")
+
+
+def test_every_institution_level_mart_on_a_personal_attribute_has_a_published_form():
+    """A mart below the 镇街 (its grain is per institution) that reads a child's personal
+    attribute is published only through a form of sql/published (which applies `<5`)."""
+    marts = Path(FORMS_DIR).parent / "marts"
+    forms = {(f.schema, f.name) for f in published_forms()}
+    needing = set()
+    for path in marts.glob("*.sql"):
+        text = path.read_text(encoding="utf-8")
+        grain = re.search(r"^-- grain:(.*)$", text, re.MULTILINE).group(1)
+        body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+        if "institution" in grain and PERSONAL.search(body):
+            needing.add(("marts", path.stem))
+    assert ("marts", "institution_enrollment") in needing  # the check sees the one there is
+    assert needing <= forms, needing - forms

@@ -212,7 +212,7 @@ def published(tmp_path_factory) -> Path:
 def _probe_params(published: Path) -> dict[str, str]:
     """Parameter values that exist in the published copy (for a real warehouse)."""
     period = run_sql(published, "select max(period) as p from marts.month_calendar where has_institutions")["p"][0]
-    inst = run_sql(published, "select institution_id from audit.rejected_rows where institution_id is not null "
+    inst = run_sql(published, "select institution_id from audit.institution_finding_counts where severity = 'R' "
                               "group by 1 order by count(*) desc limit 1")
     if inst.is_empty():
         inst = run_sql(published, "select institution_id from marts.operating_institutions limit 1")
@@ -300,8 +300,36 @@ def test_towns_without_institutions(published):
 @pytestmark_fake
 def test_rejected_rows_of_institution(published):
     rows = _run(published, "rejected_rows_of_institution", institution_id="A2")
-    assert [(r["月份"], r["规则"], r["文件中的行"], r["文件"]) for r in rows] == [
-        ("2024-02", "ENR-CHILD-ID-FORMAT", 17, "enrollment_2024-02.csv")]
+    # one child's row: a count of children below the 镇街, so 1 reads <5
+    assert [(r["月份"], r["规则"], r["剔除行数"], r["文件"]) for r in rows] == [
+        ("2024-02", "ENR-CHILD-ID-FORMAT", "<5", "enrollment_2024-02.csv")]
+    rows = _run(published, "rejected_rows_of_institution", institution_id="B1")
+    assert [(r["月份"], r["规则"], r["剔除行数"]) for r in rows] == [("2024-03", "STF-CERTIFICATE", "1")]  # staff: exact
+
+
+@pytestmark_fake
+def test_no_row_of_a_child_or_staff_member_is_published(published):
+    # The planted findings carry row_values ({"班型": "托小班"} …): none of it is published.
+    columns = run_sql(published, "select table_schema || '.' || table_name as t, column_name as c "
+                                 "from information_schema.columns")
+    assert "row_values" not in columns["c"].to_list()
+    tables = set(columns["t"])
+    assert not {"audit.rejected_rows", "audit.row_warnings"} & tables
+    assert {"audit.finding_counts", "audit.institution_finding_counts"} <= tables
+    counts = run_sql(published, "select kind, rule_id, rows, institutions from audit.finding_counts order by all")
+    assert counts.rows() == [("enrollment", "ENR-CHILD-ID-FORMAT", 1, 1), ("staffing", "STF-CERTIFICATE", 1, 1)]
+
+
+@pytestmark_fake
+def test_class_counts_of_an_institution_read_less_than_five(published):
+    # The fake county's classes (see _enrollment): A1 3 乳儿班 + 2 托小班, A2 2 托小班,
+    # B1 6 托小班 + 2 托大班 — every class count but B1's 6 is 1–4.
+    rows = {r["institution_id"]: r for r in run_sql(
+        published, "select * from marts.institution_enrollment where period = '2024-03'").to_dicts()}
+    classes = ("infant_class_rows", "younger_toddler_class_rows", "older_toddler_class_rows")
+    assert {i: tuple(rows[i][c] for c in classes) for i in rows} == {
+        "A1": ("<5", "<5", "0"), "A2": ("0", "<5", "0"), "B1": ("0", "6", "<5")}
+    assert rows["B1"]["children"] == 8 and rows["B1"]["required_caregivers"] == 3  # totals stay numbers
 
 
 @pytestmark_fake

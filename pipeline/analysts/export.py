@@ -19,6 +19,7 @@ from typing import IO, Any
 
 import polars as pl
 
+from pipeline.analysts.destination import write_new
 from pipeline.report.safe_export import neutralise_cell
 
 
@@ -95,23 +96,24 @@ def _spreadsheet_rows(df: pl.DataFrame) -> list[list[Any]]:
     return [[_text_cell(v) for v in row] for row in df.iter_rows()]
 
 
-def _atomic_write(path: Path, write, *, text: bool, encoding: str | None = None) -> None:
-    """Write `path` through a temporary file in the same folder and `os.replace`."""
+def _atomic_write(path: Path, write, *, text: bool, encoding: str | None = None, replace: bool = False) -> None:
+    """Write `path` through a temporary file in the same folder (which must exist: no folder
+    is created), then put it in place: over an existing file only when `replace`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "w" if text else "wb", encoding=encoding, newline="" if text else None) as f:
             write(f)
-        os.replace(tmp, path)
+        write_new(Path(tmp), path, replace=replace)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def to_csv(df: pl.DataFrame, target: Path | IO[str] | None = None) -> None:
+def to_csv(df: pl.DataFrame, target: Path | IO[str] | None = None, *, replace: bool = False) -> None:
     """CSV, text cells neutralised. A file is for Excel: UTF-8 with a BOM (so Excel reads the
-    Chinese) and CRLF line ends; a stream (standard output) is for shell tools: plain LF."""
+    Chinese) and CRLF line ends; a stream (standard output) is for shell tools: plain LF.
+    An existing file is replaced only when `replace` (`ExportRefused` otherwise)."""
     to_file = not (target is None or hasattr(target, "write"))
 
     def write(f: IO[str]) -> None:
@@ -121,7 +123,7 @@ def to_csv(df: pl.DataFrame, target: Path | IO[str] | None = None) -> None:
             w.writerow(["" if v is None else _csv_value(v) for v in row])
 
     if to_file:
-        _atomic_write(Path(target), write, text=True, encoding="utf-8-sig")
+        _atomic_write(Path(target), write, text=True, encoding="utf-8-sig", replace=replace)
     else:
         write(target or sys.stdout)
 
@@ -152,7 +154,7 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def to_json(df: pl.DataFrame, target: Path | IO[str] | None = None) -> None:
+def to_json(df: pl.DataFrame, target: Path | IO[str] | None = None, *, replace: bool = False) -> None:
     """A JSON array of row objects (UTF-8, dates as ISO text, NaN as null)."""
     rows = [{k: _json_value(v) for k, v in row.items()} for row in df.iter_rows(named=True)]
 
@@ -163,7 +165,7 @@ def to_json(df: pl.DataFrame, target: Path | IO[str] | None = None) -> None:
     if target is None or hasattr(target, "write"):
         write(target or sys.stdout)
     else:
-        _atomic_write(Path(target), write, text=True, encoding="utf-8")
+        _atomic_write(Path(target), write, text=True, encoding="utf-8", replace=replace)
 
 
 XLSX_MAX_ROWS = 1_048_575  # a sheet's rows less the header
@@ -173,7 +175,7 @@ class TooManyRows(Exception):
     """The result does not fit in one Excel sheet."""
 
 
-def to_xlsx(df: pl.DataFrame, path: Path, *, sheet: str = "查询结果") -> None:
+def to_xlsx(df: pl.DataFrame, path: Path, *, sheet: str = "查询结果", replace: bool = False) -> None:
     """One sheet: header row, numbers as numbers, dates as dates, text as text (neutralised)."""
     import xlsxwriter
 
@@ -195,7 +197,7 @@ def to_xlsx(df: pl.DataFrame, path: Path, *, sheet: str = "查询结果") -> Non
         ws.freeze_panes(1, 0)
         wb.close()
 
-    _atomic_write(Path(path), write, text=False)
+    _atomic_write(Path(path), write, text=False, replace=replace)
 
 
 def _xlsx_cell(ws, r: int, c: int, value: Any, date_fmt, datetime_fmt) -> None:

@@ -26,8 +26,17 @@ written to:
 queue) are never published. The view database is written in the storage format of
 DuckDB 1.0 (`v1.0.0`), which every 1.x client opens (duckdb CLI 1.5.x, DBeaver's
 driver). The views use absolute paths, so the file opens from any working directory.
-Files are made read-only (0444): a client that tries to open the database for writing
-is refused instead of leaving a write-ahead log beside a file that is replaced later.
+Files are made read-only for their owner and group, and nothing for other users (0440;
+folders 0750): a client that tries to open the database for writing is refused instead of
+leaving a write-ahead log beside a file that is replaced later.
+
+What the analysts' copy holds where it differs from the warehouse (docs/extract-format.md
+§4: no row of a child or staff member; children crossed by a personal attribute below
+the 镇街 show 1–4 as `<5`) is data, not code: `sql/published/<schema>.<name>.sql` is the
+query published as `<schema>.<name>`; its `-- instead_of:` line names the warehouse
+relations then withheld, its `-- reads:` line the relations it needs (a form whose
+inputs a warehouse lacks is left out), and `small_count(n)` is the `<5` rule
+(`SMALL_COUNT_MACRO`). docs/analysts.md and docs/decisions.md say which and why.
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.settings import SQL_DIR
 from pipeline.warehouse.sql_models import quote_ident
 
 log = logging.getLogger(__name__)
@@ -58,14 +68,23 @@ _INCOMING_DIR = ".incoming-"
 _INCOMING_DB = ".incoming-database-"
 # Names become file names: only plain identifiers are published.
 _PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+FILE_MODE, FOLDER_MODE = 0o440, 0o750  # owner and group read; other users nothing
+
+FORMS_DIR = SQL_DIR / "published"
+# extract-format.md §4: a count of 1–4 children crossed by a personal attribute below the
+# 镇街 is shown as `<5` (the published column is text). 0 and 5 or more are shown as is.
+SMALL_COUNT_MACRO = ("create or replace temp macro small_count(n) as "
+                     "case when n between 1 and 4 then '<5' else cast(n as varchar) end")
+_FORM_HEADER = re.compile(r"^--\s*(reads|instead_of)\s*:\s*(.+?)\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
 class PublishedRelation:
-    """One table or view of the warehouse and the Parquet file it is published as."""
+    """One table or view of the warehouse, or a published form, and its Parquet file."""
 
     schema: str
     name: str
+    form: str | None = None  # the query of sql/published/<schema>.<name>.sql, if any
 
     @property
     def file_name(self) -> str:
@@ -74,6 +93,51 @@ class PublishedRelation:
     @property
     def qualified(self) -> str:
         return f"{quote_ident(self.schema)}.{quote_ident(self.name)}"
+
+    @property
+    def query(self) -> str:
+        return self.form if self.form is not None else f"select * from {self.qualified}"
+
+
+@dataclass(frozen=True)
+class PublishedForm:
+    """One file of sql/published: what is published as `schema.name`, read from `reads`,
+    instead of the warehouse relations `instead_of` (and of `schema.name` itself)."""
+
+    schema: str
+    name: str
+    sql: str
+    reads: tuple[tuple[str, str], ...]
+    instead_of: tuple[tuple[str, str], ...]
+
+
+def _relation_names(text: str, path: Path) -> tuple[tuple[str, str], ...]:
+    names = []
+    for item in (part.strip() for part in text.split(",")):
+        schema, dot, name = item.partition(".")
+        if not dot or not _PLAIN_NAME.match(schema) or not _PLAIN_NAME.match(name):
+            raise ValueError(f"{path}: {item!r} is not schema.name")
+        names.append((schema, name))
+    return tuple(names)
+
+
+def published_forms(folder: Path = FORMS_DIR) -> list[PublishedForm]:
+    """The published forms of sql/published, by file name."""
+    forms = []
+    for path in sorted(folder.glob("*.sql")):
+        ((schema, name),) = _relation_names(path.stem, path)
+        if schema not in PUBLISHED_SCHEMAS:
+            raise ValueError(f"{path}: only {', '.join(PUBLISHED_SCHEMAS)} are published")
+        text = path.read_text(encoding="utf-8")
+        headers: dict[str, str] = {}
+        for key, value in _FORM_HEADER.findall(text):
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        if "reads" not in headers:
+            raise ValueError(f"{path}: a published form says what it reads ('-- reads: schema.name, …')")
+        instead_of = _relation_names(headers["instead_of"], path) if "instead_of" in headers else ()
+        sql = text.strip().removesuffix(";")
+        forms.append(PublishedForm(schema, name, sql, _relation_names(headers["reads"], path), instead_of))
+    return forms
 
 
 def published_folder(warehouse_path: Path) -> Path:
@@ -91,8 +155,11 @@ def sql_string(value: str | Path) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def published_relations(con: duckdb.DuckDBPyConnection) -> list[PublishedRelation]:
-    """The warehouse's tables and views that are published, ordered by schema and name."""
+def published_relations(con: duckdb.DuckDBPyConnection,
+                        forms: list[PublishedForm] | None = None) -> list[PublishedRelation]:
+    """What is published, ordered by schema and name: the warehouse's tables and views of the
+    published schemas as they are, except those a form replaces; and every form whose
+    inputs the warehouse has."""
     rows = con.execute(
         """
         select table_schema, table_name
@@ -103,32 +170,42 @@ def published_relations(con: duckdb.DuckDBPyConnection) -> list[PublishedRelatio
         """,
         {"schemas": list(PUBLISHED_SCHEMAS)},
     ).fetchall()
+    forms = published_forms() if forms is None else forms
+    withheld = set(NOT_PUBLISHED)
+    for form in forms:
+        withheld |= {(form.schema, form.name), *form.instead_of}
     relations = []
     for schema, name in rows:
-        if (schema, name) in NOT_PUBLISHED:
+        if (schema, name) in withheld:
             continue
         if not _PLAIN_NAME.match(name):
             raise ValueError(f"cannot publish {schema}.{name!r}: table names must be plain identifiers")
         relations.append(PublishedRelation(schema, name))
-    return relations
+    present = set(rows)
+    relations += [PublishedRelation(f.schema, f.name, f.sql) for f in forms if set(f.reads) <= present]
+    return sorted(relations, key=lambda r: (r.schema, r.name))
 
 
 def publish(con: duckdb.DuckDBPyConnection, warehouse_path: Path, *,
-            folder: Path | None = None, now: datetime | None = None) -> Path:
+            folder: Path | None = None, now: datetime | None = None,
+            forms: list[PublishedForm] | None = None) -> Path:
     """Publish the warehouse open on `con` as a new version; return the view database's path.
 
-    `folder` defaults to `<warehouse dir>/published`; `now` (UTC) names the version.
+    `folder` defaults to `<warehouse dir>/published`; `now` (UTC) names the version;
+    `forms` to those of sql/published.
     Call it after a successful run, on the run's own connection (the one writer).
     """
     folder = Path(folder if folder is not None else published_folder(warehouse_path)).resolve()
     folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, FOLDER_MODE)
     remove_incomplete(folder)
-    relations = published_relations(con)
+    relations = published_relations(con, forms)
     version = _new_version_name(folder, now or datetime.now(UTC))
     version_dir = folder / version
 
     incoming = folder / f"{_INCOMING_DIR}{version}"
     incoming.mkdir()
+    os.chmod(incoming, FOLDER_MODE)
     try:
         _write_parquet(con, relations, incoming)
         os.rename(incoming, version_dir)
@@ -141,7 +218,7 @@ def publish(con: duckdb.DuckDBPyConnection, warehouse_path: Path, *,
     incoming_db = folder / f"{_INCOMING_DB}{version}.duckdb"
     try:
         _write_view_database(incoming_db, version_dir, relations)
-        os.chmod(incoming_db, 0o444)
+        os.chmod(incoming_db, FILE_MODE)
         _fsync_file(incoming_db)
         os.replace(incoming_db, database)
         _fsync_dir(folder)
@@ -169,10 +246,11 @@ def _write_parquet(con: duckdb.DuckDBPyConnection, relations: list[PublishedRela
     # One transaction: every file shows the warehouse at the same moment.
     con.execute("begin transaction")
     try:
+        con.execute(SMALL_COUNT_MACRO)
         for rel in relations:
             target = into / rel.file_name
-            con.execute(f"copy (select * from {rel.qualified}) to {sql_string(target)} (format parquet)")
-            os.chmod(target, 0o444)
+            con.execute(f"copy ({rel.query}\n) to {sql_string(target)} (format parquet)")
+            os.chmod(target, FILE_MODE)
             _fsync_file(target)
         con.execute("commit")
     except BaseException:

@@ -17,6 +17,14 @@ Read-only by two independent locks, so that no trick gets a write through:
 
 (1) is what stops COPY … TO and EXPORT DATABASE into the published folder itself, which
 (2) alone would allow. (2) is what stops a SELECT from reading `/etc/passwd`.
+
+Bounded, so that one query cannot starve the monthly run on the same machine: a memory
+limit (`TUOYU_SQL_MEMORY_LIMIT`, default 2GB; set before the configuration is locked, and
+with no spill folder a query beyond it fails) and a statement timeout (`TUOYU_SQL_TIMEOUT`,
+default 60 s: a timer thread calls `con.interrupt()`). Either ends the query with a Chinese
+message naming the limit and the variable (`QueryLimitReached`).
+
+The file an export writes is checked before the query runs (pipeline/analysts/destination.py).
 """
 
 from __future__ import annotations
@@ -24,15 +32,19 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import duckdb
 import polars as pl
 
+from pipeline.analysts.destination import ExportRefused, check_destination
 from pipeline.analysts.examples import UnknownExample, find_example, format_examples, list_examples
 from pipeline.analysts.export import TooManyRows, format_table, to_csv, to_json, to_xlsx
+from pipeline.settings import DEFAULT_SQL_MEMORY_LIMIT, DEFAULT_SQL_TIMEOUT
 
 READ_ONLY_ZH = "只允许查询（SELECT），不能修改数据、读写发布文件夹以外的文件或更改设置。"
 READ_ONLY_EN = ("Only a single read-only query (SELECT) is allowed: no changes to data or settings, "
@@ -51,15 +63,28 @@ class QueryFailed(Exception):
     """An allowed query that could not run (syntax error, unknown table, missing parameter…)."""
 
 
+class QueryLimitReached(QueryFailed):
+    """The query ran past the statement timeout or the memory limit and was stopped."""
+
+
 class PublishedCopyMissing(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """What one `tuoyu sql` query may take: seconds of wall time, and DuckDB memory."""
+
+    timeout: float = DEFAULT_SQL_TIMEOUT  # TUOYU_SQL_TIMEOUT
+    memory_limit: str = DEFAULT_SQL_MEMORY_LIMIT  # TUOYU_SQL_MEMORY_LIMIT
 
 
 # ---------------------------------------------------------------- connection and checks
 
 
-def open_published(published_db: Path) -> duckdb.DuckDBPyConnection:
-    """A locked-down, read-only connection to the published view database."""
+def open_published(published_db: Path, limits: QueryLimits = QueryLimits()) -> duckdb.DuckDBPyConnection:
+    """A locked-down, read-only connection to the published view database, within `limits`'
+    memory."""
     published_db = Path(published_db)
     if not published_db.is_file():
         raise PublishedCopyMissing(
@@ -75,6 +100,7 @@ def open_published(published_db: Path) -> duckdb.DuckDBPyConnection:
     })
     try:
         # The trailing separator matters: "/x/published" would also allow "/x/published-other".
+        con.execute(f"set memory_limit = '{limits.memory_limit}'")  # checked: digits and a unit
         con.execute("set allowed_directories = $dirs", {"dirs": [str(folder) + os.sep]})
         con.execute("set enable_external_access = false")
         con.execute("set lock_configuration = true")
@@ -105,9 +131,10 @@ def check_query(con: duckdb.DuckDBPyConnection, query: str) -> duckdb.Statement:
     return statement
 
 
-def run_sql(published_db: Path, query: str, params: Mapping[str, Any] | None = None) -> pl.DataFrame:
+def run_sql(published_db: Path, query: str, params: Mapping[str, Any] | None = None,
+            limits: QueryLimits = QueryLimits()) -> pl.DataFrame:
     """Run one read-only query on the published copy; `params` bind its `$name` parameters."""
-    con = open_published(published_db)
+    con = open_published(published_db, limits)
     try:
         statement = check_query(con, query)
         needed = sorted(statement.named_parameters)
@@ -118,13 +145,31 @@ def run_sql(published_db: Path, query: str, params: Mapping[str, Any] | None = N
                 + "（用 --param 名称=值 给出 / give them as --param name=value）"
             )
         bound = {name: params[name] for name in needed} if needed else None
+        timer = threading.Timer(limits.timeout, con.interrupt)
+        timer.daemon = True
+        timer.start()
         try:
             return _fetch(con, statement, bound)
         except duckdb.PermissionException as exc:
             raise QueryRefused("只能读取发布文件夹内的数据。",
                                f"Only the published folder can be read ({exc}).") from None
+        except duckdb.InterruptException:
+            raise QueryLimitReached(
+                f"查询超过 {limits.timeout:g} 秒的时限，已停止。请缩小查询范围（加 where 条件或 limit）；"
+                f"确需更长时间时，可设置环境变量 TUOYU_SQL_TIMEOUT（秒）。"
+                f" The query ran past the {limits.timeout:g} s timeout and was stopped (TUOYU_SQL_TIMEOUT)."
+            ) from None
+        except duckdb.OutOfMemoryException:
+            raise QueryLimitReached(
+                f"查询所需内存超过 {limits.memory_limit} 的上限，已停止。请缩小查询范围（加 where 条件、"
+                f"少取几列或先汇总）；确需更多内存时，可设置环境变量 TUOYU_SQL_MEMORY_LIMIT（如 4GB）。"
+                f" The query needed more than the {limits.memory_limit} memory limit and was stopped"
+                " (TUOYU_SQL_MEMORY_LIMIT)."
+            ) from None
         except duckdb.Error as exc:
             raise QueryFailed(f"查询失败 Query failed: {exc}") from None
+        finally:
+            timer.cancel()
     finally:
         con.close()
 
@@ -167,11 +212,14 @@ def parse_params(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
 
 def sql_command(published_db: Path, *, query: str | None = None, example: str | None = None,
                 params: list[str] | tuple[str, ...] = (), fmt: str = "table", output: Path | None = None,
+                force: bool = False, protected: Sequence[Path] = (), limits: QueryLimits = QueryLimits(),
                 list_only: bool = False, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
     """What `tuoyu sql` does: run `query` (or the named example), print or write the result.
 
     `fmt` is table, csv, json or xlsx; `output` a file (required for xlsx; csv/json print
-    to `out` without one). Returns the exit code: 0, or 2 with a message on `err`.
+    to `out` without one), refused when it exists (unless `force`) or lies in the published
+    folder or a `protected` one (destination.py). Returns the exit code: 0, or 2 with a
+    message on `err`.
     """
     out, err = out or sys.stdout, err or sys.stderr
     if list_only:
@@ -184,16 +232,18 @@ def sql_command(published_db: Path, *, query: str | None = None, example: str | 
             raise QueryFailed("请给出查询语句，或用 --example 名称。Give a query, or --example NAME.")
         if fmt == "xlsx" and output is None:
             raise QueryFailed("--xlsx 需要文件名。--xlsx needs a file name.")
-        df = run_sql(published_db, query, parse_params(params))
+        if output is not None:  # before the query: no one waits a minute to hear the name is refused
+            output = check_destination(output, [Path(published_db).parent, *protected], force=force)
+        df = run_sql(published_db, query, parse_params(params), limits)
         if fmt == "table":
             print(format_table(df), file=out)
         elif fmt == "xlsx":
-            to_xlsx(df, output)
+            to_xlsx(df, output, replace=force)
         elif output is not None:
-            {"csv": to_csv, "json": to_json}[fmt](df, output)
+            {"csv": to_csv, "json": to_json}[fmt](df, output, replace=force)
         else:
             {"csv": to_csv, "json": to_json}[fmt](df, out)
-    except (QueryRefused, QueryFailed, PublishedCopyMissing, UnknownExample, TooManyRows) as exc:
+    except (QueryRefused, QueryFailed, PublishedCopyMissing, UnknownExample, TooManyRows, ExportRefused) as exc:
         print(f"错误 Error: {exc}", file=err)
         return 2
     if output is not None:

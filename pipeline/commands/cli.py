@@ -96,9 +96,18 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return code
 
 
+def _export_protected(settings: Settings) -> list[Path]:
+    """The folders no export may be written into (pipeline/analysts/destination.py)."""
+    from pipeline.analysts.destination import protected_folders
+    from pipeline.analysts.publish import published_folder
+
+    return protected_folders(settings.warehouse, settings.archive, published_folder(settings.warehouse),
+                             settings.inbox)
+
+
 def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.analysts.publish import published_database
-    from pipeline.analysts.query import sql_command
+    from pipeline.analysts.query import QueryLimits, sql_command
 
     fmt, output = "table", None
     for name in ("csv", "json", "xlsx"):
@@ -106,7 +115,10 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
         if value is not None:
             fmt, output = name, (Path(value) if value not in ("", "-") else None)
     return sql_command(published_database(settings.warehouse), query=args.query, example=args.example,
-                       params=args.param, fmt=fmt, output=output, list_only=args.examples)
+                       params=args.param, fmt=fmt, output=output, force=args.force,
+                       protected=_export_protected(settings),
+                       limits=QueryLimits(settings.sql_timeout, settings.sql_memory_limit),
+                       list_only=args.examples)
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
@@ -136,18 +148,25 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_fix(args: argparse.Namespace, settings: Settings) -> int:
     """The rows of one institution that were rejected or warned, to fix in the office's file."""
+    from pipeline.analysts.destination import ExportRefused, check_destination
     from pipeline.analysts.export import format_table, to_csv
     from pipeline.validate import rows_to_fix
     from pipeline.warehouse.connection import connect
 
-    con = connect(settings.warehouse, read_only=True, memory_limit=settings.memory_limit)
     try:
-        rows = rows_to_fix(con, args.institution_id, args.period)
-    finally:
-        con.close()
-    if args.csv:
-        to_csv(rows, Path(args.csv))
-        print(f"已写入 {args.csv}（{rows.height} 行）")
+        target = check_destination(Path(args.csv), _export_protected(settings), force=args.force) if args.csv else None
+        con = connect(settings.warehouse, read_only=True, memory_limit=settings.memory_limit)
+        try:
+            rows = rows_to_fix(con, args.institution_id, args.period)
+        finally:
+            con.close()
+        if target is not None:
+            to_csv(rows, target, replace=args.force)
+    except ExportRefused as exc:
+        print(f"错误 Error: {exc}", file=sys.stderr)
+        return 2
+    if target is not None:
+        print(f"已写入 {target}（{rows.height} 行）")
     else:
         print(format_table(rows) if rows.height else f"机构 {args.institution_id} 没有需要更正的数据行。")
     return 0
@@ -191,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", nargs="?", const="", default=None, metavar="FILE")
     p.add_argument("--json", nargs="?", const="", default=None, metavar="FILE")
     p.add_argument("--xlsx", default=None, metavar="FILE")
+    p.add_argument("--force", action="store_true", help="replace an existing export file")
     p.set_defaults(func=cmd_sql)
 
     p = sub.add_parser("status", help="months × kinds: received, revised, missing, rejected; the last run")
@@ -205,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("institution_id")
     p.add_argument("--period", default=None)
     p.add_argument("--csv", default=None, metavar="FILE")
+    p.add_argument("--force", action="store_true", help="replace an existing export file")
     p.set_defaults(func=cmd_fix)
 
     p = sub.add_parser("dev", help="start the Dagster UI (127.0.0.1) with schedule and sensor")
@@ -230,8 +251,16 @@ def _configure_logging(level_name: str) -> None:
         handler.setLevel(level)
 
 
+# Everything tuoyu writes is its owner's only unless it says otherwise: the warehouse's
+# write-ahead log and spill files, which DuckDB creates with the process's umask, included.
+# What is meant to be shared sets its own mode: the published copy 0440 (folders 0750),
+# report files 0644 (docs/decisions.md).
+UMASK = 0o077
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    previous = os.umask(UMASK)  # kept across `tuoyu dev`'s exec of Dagster
     try:
         settings = settings_of(args)
         _configure_logging(settings.log_level)
@@ -248,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"错误 Error: {exc}", file=sys.stderr)
             return 2
         raise
+    finally:
+        os.umask(previous)
 
 
 if __name__ == "__main__":

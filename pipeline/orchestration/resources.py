@@ -64,6 +64,8 @@ class TuoyuResource(dg.ConfigurableResource):
     schedule_cron: str = ""
     memory_limit: str = ""
     log_level: str = ""
+    sql_timeout: str = ""
+    sql_memory_limit: str = ""
     dagster_home: str = ""
 
     @classmethod

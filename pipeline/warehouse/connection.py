@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from pathlib import Path
 
 import duckdb
 
 from pipeline.settings import DEFAULT_MEMORY_LIMIT
+
+log = logging.getLogger(__name__)
+
+# The warehouse holds every child's and staff member's row (pseudonyms, birth dates, sex):
+# its owner only. A folder made for it lets the group pass through to `published/` (the
+# analysts' copy) without listing or reading anything else (docs/decisions.md).
+WAREHOUSE_MODE = 0o600
+FOLDER_MODE = 0o710
 
 
 class WarehouseLocked(Exception):
@@ -22,14 +33,31 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool
     return bool(found and found[0])
 
 
+def _owner_only(path: Path) -> None:
+    try:
+        if stat.S_IMODE(path.stat().st_mode) != WAREHOUSE_MODE:
+            os.chmod(path, WAREHOUSE_MODE)
+    except PermissionError:  # not ours to change: say so, do not stop the run
+        log.warning("cannot make %s owner-only (mode 0600): it belongs to another user", path)
+
+
+def make_warehouse_folder(path: Path) -> None:
+    """The folder of the warehouse `path`: made (mode FOLDER_MODE) when it does not exist."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(path.parent, FOLDER_MODE)
+
+
 def connect(path: Path, *, read_only: bool = False,
             memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
     """The warehouse, with DuckDB's memory capped at `memory_limit` (TUOYU_MEMORY_LIMIT, checked
-    by the settings: digits and a unit), spilling to disk beyond."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    by the settings: digits and a unit), spilling to disk beyond; owner-only when written."""
+    make_warehouse_folder(path)
     try:
         con = duckdb.connect(str(path), read_only=read_only)
         con.execute(f"set memory_limit = '{memory_limit}'")
+        if not read_only:
+            _owner_only(path)
         return con
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():

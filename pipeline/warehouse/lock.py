@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from pipeline.warehouse.connection import make_warehouse_folder
+
 
 class RunInProgress(Exception):
     pass
@@ -58,7 +60,7 @@ def run_lock(warehouse: Path, wait_seconds: float,
     """One writer at a time: an exclusive lock on `<warehouse>.lock`. A second run waits up
     to `wait_seconds` for the first to finish (telling `on_wait` once), then gives up with
     a clear message."""
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    make_warehouse_folder(warehouse)
     path = lock_path(warehouse)
     with open(path, "a+", encoding="utf-8") as handle:
         deadline = time.monotonic() + wait_seconds
