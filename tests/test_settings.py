@@ -35,6 +35,8 @@ EVERY_VARIABLE = {
     "TUOYU_SCHEDULE_CRON": "30 9 10 * *",
     "TUOYU_MEMORY_LIMIT": "8GB",
     "TUOYU_LOG_LEVEL": "info",
+    "TUOYU_SQL_TIMEOUT": "30",
+    "TUOYU_SQL_MEMORY_LIMIT": "1GB",
     "DAGSTER_HOME": "/srv/tuoyu/dagster",
 }
 
@@ -63,7 +65,8 @@ def test_every_variable_is_read():
         inbox=Path("/srv/tuoyu/inbox"), reference=Path("/srv/tuoyu/reference"),
         warehouse=Path("/srv/tuoyu/db/warehouse.duckdb"), reports=Path("/srv/tuoyu/reports"),
         pseudonym_key="a-key-of-the-office", demo=True, compiler="卫健局", lock_wait=3600.0,
-        schedule_cron="30 9 10 * *", memory_limit="8GB", log_level="INFO", dagster_home=Path("/srv/tuoyu/dagster"))
+        schedule_cron="30 9 10 * *", memory_limit="8GB", log_level="INFO", sql_timeout=30.0,
+        sql_memory_limit="1GB", dagster_home=Path("/srv/tuoyu/dagster"))
     assert settings.instance_home == Path("/srv/tuoyu/dagster")
 
 
@@ -72,7 +75,8 @@ def test_defaults_of_an_empty_environment():
     assert settings == Settings(
         inbox=Path("data/inbox"), reference=default_reference_folder(), warehouse=Path("data/warehouse.duckdb"),
         reports=Path("reports"), pseudonym_key=None, demo=False, compiler="统计局", lock_wait=600.0,
-        schedule_cron="0 8 5 * *", memory_limit="3GB", log_level="WARNING", dagster_home=None)
+        schedule_cron="0 8 5 * *", memory_limit="3GB", log_level="WARNING", sql_timeout=60.0,
+        sql_memory_limit="2GB", dagster_home=None)
     assert settings.instance_home == Path("data/dagster_home")  # beside the warehouse
 
 
