@@ -226,3 +226,27 @@ def test_refuses_a_table_name_that_is_not_a_plain_identifier(warehouse):
     with pytest.raises(ValueError, match="plain identifiers"):
         publish(con, path)
     assert not (path.parent / "escape").exists()
+
+
+def test_published_intact_sees_a_missing_file_or_database(warehouse):
+    from pipeline.analysts.publish import published_intact, published_relations
+
+    path, con = warehouse
+    database = publish(con, path)
+    relations = published_relations(con)
+    assert published_intact(database.parent, relations)
+    moved = path.parent / "moved"
+    shutil.copytree(database.parent, moved)  # its views still read the original folder
+    assert not published_intact(moved, relations)
+    con.execute("create table marts.added (x integer)")  # a relation the copy does not have yet
+    assert not published_intact(database.parent, published_relations(con))
+    (version,) = version_folders(database.parent)
+    parquet = version / "marts.t.parquet"
+    parquet.chmod(0o644)
+    parquet.unlink()
+    assert not published_intact(database.parent, relations)
+    publish(con, path)
+    assert published_intact(database.parent, published_relations(con))
+    database.chmod(0o644)
+    database.unlink()
+    assert not published_intact(database.parent, published_relations(con))

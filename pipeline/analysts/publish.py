@@ -196,6 +196,29 @@ def _write_view_database(path: Path, version_dir: Path, relations: list[Publishe
         raise RuntimeError(f"{path} left a write-ahead log behind; not published")
 
 
+def published_intact(folder: Path, relations: list[PublishedRelation]) -> bool:
+    """The copy in `folder` is whole: the view database exists, the newest version folder
+    holds a Parquet file for each of `relations`, and the database's views read that folder."""
+    folder = Path(folder).resolve()  # as publish() writes the views' paths
+    database = folder / DATABASE_NAME
+    versions = version_folders(folder)
+    if not database.is_file() or not versions:
+        return False
+    newest = versions[-1]
+    if any(not (newest / rel.file_name).is_file() for rel in relations):
+        return False
+    try:
+        db = duckdb.connect(str(database), read_only=True)
+    except duckdb.Error:
+        return False
+    try:
+        reading = db.execute("select count(*) from duckdb_views() where not internal and contains(sql, ?)",
+                             [sql_string(newest)[1:-1] + "/"]).fetchone()[0]
+    finally:
+        db.close()
+    return reading == len(relations)
+
+
 def version_folders(folder: Path) -> list[Path]:
     """The complete version folders, oldest first."""
     if not folder.is_dir():
