@@ -35,6 +35,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.analysts.publish import published_intact, published_relations
+from pipeline.ingest.extracts.files import sha256_of
 from pipeline.marts import incremental
 from pipeline.marts.catalog import CATALOG_PATH
 from pipeline.settings import EXPECTATIONS_DIR, PROJECT_DIR, REPORT_TEMPLATE, SQL_DIR
@@ -63,14 +64,6 @@ def _sha256(data: Iterable[bytes]) -> str:
     for part in data:
         digest.update(part)
         digest.update(b"\0")
-    return digest.hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
     return digest.hexdigest()
 
 
@@ -150,10 +143,10 @@ def _remember(con: duckdb.DuckDBPyConnection, output: str, fingerprint: str, fil
                 [output, fingerprint, json.dumps(files, sort_keys=True)])
 
 
-def report_files(reports: Path, paths: Iterable[Path]) -> dict[str, str]:
+def _report_files(reports: Path, paths: Iterable[Path]) -> dict[str, str]:
     """{path relative to the reports folder: SHA-256} of the files a report wrote."""
     reports = Path(reports).resolve()
-    return {Path(p).resolve().relative_to(reports).as_posix(): _file_sha256(Path(p)) for p in paths}
+    return {Path(p).resolve().relative_to(reports).as_posix(): sha256_of(Path(p)) for p in paths}
 
 
 def unchanged_report(con: duckdb.DuckDBPyConnection, fingerprint: str, reports: Path) -> Path | None:
@@ -163,15 +156,17 @@ def unchanged_report(con: duckdb.DuckDBPyConnection, fingerprint: str, reports: 
     if state is None or state[0] != fingerprint or not state[1]:
         return None
     for rel, sha in state[1].items():
-        path = Path(reports) / rel
-        if not path.is_file() or _file_sha256(path) != sha:
+        try:
+            if sha256_of(Path(reports) / rel) != sha:
+                return None
+        except OSError:  # missing, or not a plain file any more
             return None
     return next((Path(reports) / rel for rel in sorted(state[1]) if rel.endswith(".pdf")), None)
 
 
 def remember_report(con: duckdb.DuckDBPyConnection, fingerprint: str, reports: Path, paths: Iterable[Path]) -> None:
     """After the report's files are in place."""
-    _remember(con, REPORT, fingerprint, report_files(reports, paths))
+    _remember(con, REPORT, fingerprint, _report_files(reports, paths))
 
 
 def unchanged_copy(con: duckdb.DuckDBPyConnection, fingerprint: str, folder: Path) -> bool:
