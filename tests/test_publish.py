@@ -42,6 +42,7 @@ def make_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
     con.execute("""insert into audit.rejected_rows values ('abc', timestamp '2024-02-05 09:00:00',
                    '{"机构编号": "A1"}')""")
     con.execute("create table audit.pending_validation (kind varchar, period varchar)")
+    con.execute("create table audit.output_state (output varchar, fingerprint varchar, files json)")
     con.execute("create table reference.areas (area_code varchar, area_name varchar)")
     con.execute("insert into reference.areas values ('990001', '城关街道')")
     con.execute("create table staging.institutions (name varchar)")

@@ -22,8 +22,8 @@ written to:
    replaced name, not the bytes, is gone) and its views keep reading the previous
    version folder, which is kept: the newest two versions are kept, older ones removed.
 
-`staging`, `core` (row-level data) and `audit.pending_validation` (the runner's work
-queue) are never published. The view database is written in the storage format of
+`staging`, `core` (row-level data), `audit.pending_validation` (the runner's work
+queue) and `audit.output_state` (what the runner last wrote) are never published. The view database is written in the storage format of
 DuckDB 1.0 (`v1.0.0`), which every 1.x client opens (duckdb CLI 1.5.x, DBeaver's
 driver). The views use absolute paths, so the file opens from any working directory.
 Files are made read-only (0444): a client that tries to open the database for writing
@@ -47,7 +47,8 @@ from pipeline.warehouse.sql_models import quote_ident
 log = logging.getLogger(__name__)
 
 PUBLISHED_SCHEMAS = ("marts", "audit", "reference")
-NOT_PUBLISHED = frozenset({("audit", "pending_validation")})
+# The runner's own bookkeeping: its work queue, and what it last wrote (pipeline/report/freshness.py).
+NOT_PUBLISHED = frozenset({("audit", "pending_validation"), ("audit", "output_state")})
 DATABASE_NAME = "tuoyu.duckdb"
 KEEP_VERSIONS = 2
 # The oldest storage format DuckDB 1.x still writes: opens in every 1.x and 2.x client.
