@@ -48,7 +48,7 @@ def _over_floor(scale: int) -> Callable[[dict[str, Any]], float | None]:
 TARGETS = (
     Target("full backfill, scale 1", "s", 60, _measure(1, "backfill", "wall_s")),
     Target("incremental month, scale 1", "s", 20, _measure(1, "incremental", "wall_s")),
-    Target("nothing new, scale 1", "s", 8, _measure(1, "nothing_new", "wall_s")),
+    Target("nothing new, scale 1", "s", 4, _measure(1, "nothing_new", "wall_s")),
     Target("full backfill, scale 50", "s", 600, _measure(50, "backfill", "wall_s")),
     Target("full backfill peak RSS, scale 50", "MiB", 6 * GiB, _measure(50, "backfill", "peak_rss_mb")),
     Target("growth scale 10 -> 50 (backfill time ratio)", "x", 5.5, _growth),

@@ -12,6 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+import duckdb
 import pytest
 
 from pipeline import period
@@ -97,6 +98,7 @@ def inbox(tmp_path, monkeypatch):
     folder = tmp_path / "inbox"
     folder.mkdir()
     monkeypatch.setenv("TUOYU_INBOX", str(folder))
+    monkeypatch.setenv("TUOYU_WAREHOUSE", str(tmp_path / "warehouse" / "warehouse.duckdb"))
     monkeypatch.chdir(tmp_path)  # no .env of the working copy
     return folder
 
@@ -201,6 +203,66 @@ def test_a_file_still_being_written_waits_for_the_next_evaluation(inbox):
     assert not data.run_requests
     assert "still being written" in data.skip_message
     assert data.cursor is None  # not recorded: seen again next time
+
+
+def _last_run_loaded(tmp_path: Path, inbox: Path, statuses: dict[str, str]) -> None:
+    """A warehouse whose load log holds the inbox's files as they are now ({path: status}),
+    and its published copy: what a completed run leaves for the sensor to compare with."""
+    from pipeline.analysts.publish import publish
+    from pipeline.ingest.extracts.files import recognise
+    from pipeline.warehouse.schema import create_tables
+
+    warehouse = tmp_path / "warehouse" / "warehouse.duckdb"
+    warehouse.parent.mkdir(exist_ok=True)
+    con = duckdb.connect(str(warehouse))
+    try:
+        create_tables(con)
+        for rel, status in statuses.items():
+            name = recognise(Path(rel).name)
+            con.execute("insert into audit.load_log (file_path, kind, period, sha256, status, loaded_at) "
+                        "values (?, ?, ?, ?, ?, current_timestamp)",
+                        [rel, name.kind, name.period, automation.sha256_of(inbox / rel), status])
+        publish(con, warehouse)
+    finally:
+        con.close()
+
+
+def test_an_inbox_the_last_run_loaded_starts_no_run_even_without_a_cursor(inbox, tmp_path):
+    # e.g. `tuoyu run` by hand right after the delivery, or the sensor's cursor lost
+    _put(inbox, "2023/托育机构_2023-01.csv", b"institutions january")
+    _put(inbox, "2023/在托幼儿_2023-01.csv", b"enrollment january")
+    _put(inbox, "2023/从业人员_2023-01.csv", b"staff january, bad header")
+    _last_run_loaded(tmp_path, inbox, {"2023/托育机构_2023-01.csv": "loaded", "2023/在托幼儿_2023-01.csv": "loaded",
+                                       "2023/从业人员_2023-01.csv": "file_rejected"})
+    data = _tick(None)
+    assert not data.run_requests
+    assert "nothing new for a run" in data.skip_message
+    again = _tick(data.cursor)  # the files are in the cursor now: not even compared again
+    assert not again.run_requests and "no new or changed extracts" in again.skip_message
+
+
+def test_a_file_changed_since_the_last_run_starts_a_run_for_that_file(inbox, tmp_path):
+    _put(inbox, "托育机构_2023-01.csv", b"january")
+    _put(inbox, "托育机构_2023-02.csv", b"february")
+    _last_run_loaded(tmp_path, inbox, {"托育机构_2023-01.csv": "loaded", "托育机构_2023-02.csv": "loaded"})
+    first = _tick(None)
+    assert not first.run_requests
+    _put(inbox, "托育机构_2023-02.csv", b"february, revised", mtime=PAST + 60)
+    [request] = _tick(first.cursor).run_requests
+    assert request.tags["tuoyu/files"] == "1"
+
+
+def test_an_earlier_version_delivered_again_starts_a_run(inbox, tmp_path):
+    # the run loaded the revision (v2) and kept v1 as superseded; the office withdraws the
+    # revision by delivering v1 again, newer: a run would read v1 again
+    _put(inbox, "托育机构_2023-01.csv", b"version 1", mtime=PAST - 60)
+    _put(inbox, "修订/托育机构_2023-01.csv", b"version 2")
+    _last_run_loaded(tmp_path, inbox, {"托育机构_2023-01.csv": "superseded", "修订/托育机构_2023-01.csv": "loaded"})
+    first = _tick(None)
+    assert not first.run_requests
+    (inbox / "修订" / "托育机构_2023-01.csv").unlink()
+    [request] = _tick(first.cursor).run_requests
+    assert request.tags["tuoyu/files"] == "1"
 
 
 # ---------------------------------------------------------------- definitions

@@ -142,13 +142,17 @@ CHAINS: dict[str, list[KillPoint]] = {
         _fp("publish", "os.chmod", 0, PUB_INCOMING + "/*.parquet", 10),         # Parquet half written
         _fp("publish", "os.rename", 1, PUB_DB, when="after"),                   # view database swapped, not pruned
     ],
+    # A rerun publishes only while the last publication is unrecorded (nothing new, nothing
+    # done): each publication point here kills before the copy is recorded, so the next run
+    # publishes again, and the third publication prunes the first.
     "chain2": [
         _fp("ingest", "os.rename", 0, ARCHIVE_TMP, 6),                          # 5 files staged, 6th not archived
         _fp("validation", "open", 0, CORE_SQL),                                 # months queued, none validated
         _fp("report", "os.rename", 1, PDF, when="after"),                       # files written, not yet recorded
-        _fp("end", "os.rename", 1, PUB_DB, delay=0.3),                          # job done, end not recorded
-        _fp("publish", "os.rename", 0, PUB_INCOMING, when="after"),             # new version folder, old database
+        _fp("publish", "os.rename", 0, PUB_INCOMING, when="after"),             # new version folder, no database
+        _fp("publish", "os.rename", 1, PUB_DB, when="after"),                   # second version swapped in, not recorded
         _fp("publish", "shutil.rmtree", 0, "*/published/v*"),                   # pruning the oldest version
+        _fp("end", "os.rename", 1, PUB_DB, delay=0.3),                          # job done, end not recorded
     ],
     "chain3": [
         _fp("ingest", "os.rename", 0, ARCHIVE_TMP, 10, delay=0.03),             # inside a staging transaction

@@ -47,6 +47,7 @@ def make_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
     con.execute(f"""insert into audit.rejected_rows values ('abc', 'enrollment', '2024-02', 7, 8, 'A1',
                    'ENR-SEX', 'R', '性别填写不正确', '{{"child_pseudonym": "{PSEUDONYM}", "sex": "M"}}')""")
     con.execute("create table audit.pending_validation (kind varchar, period varchar)")
+    con.execute("create table audit.output_state (output varchar, fingerprint varchar, files json)")
     con.execute("create table reference.areas (area_code varchar, area_name varchar)")
     con.execute("insert into reference.areas values ('990001', '城关街道')")
     con.execute("create table staging.institutions (name varchar)")
@@ -290,3 +291,27 @@ def test_every_institution_level_mart_on_a_personal_attribute_has_a_published_fo
             needing.add(("marts", path.stem))
     assert ("marts", "institution_enrollment") in needing  # the check sees the one there is
     assert needing <= forms, needing - forms
+
+
+def test_published_intact_sees_a_missing_file_or_database(warehouse):
+    from pipeline.analysts.publish import published_intact, published_relations
+
+    path, con = warehouse
+    database = publish(con, path)
+    relations = published_relations(con)
+    assert published_intact(database.parent, relations)
+    moved = path.parent / "moved"
+    shutil.copytree(database.parent, moved)  # its views still read the original folder
+    assert not published_intact(moved, relations)
+    con.execute("create table marts.added (x integer)")  # a relation the copy does not have yet
+    assert not published_intact(database.parent, published_relations(con))
+    (version,) = version_folders(database.parent)
+    parquet = version / "marts.t.parquet"
+    parquet.chmod(0o644)
+    parquet.unlink()
+    assert not published_intact(database.parent, relations)
+    publish(con, path)
+    assert published_intact(database.parent, published_relations(con))
+    database.chmod(0o644)
+    database.unlink()
+    assert not published_intact(database.parent, published_relations(con))

@@ -22,8 +22,8 @@ written to:
    replaced name, not the bytes, is gone) and its views keep reading the previous
    version folder, which is kept: the newest two versions are kept, older ones removed.
 
-`staging`, `core` (row-level data) and `audit.pending_validation` (the runner's work
-queue) are never published. The view database is written in the storage format of
+`staging`, `core` (row-level data), `audit.pending_validation` (the runner's work
+queue) and `audit.output_state` (what the runner last wrote) are never published. The view database is written in the storage format of
 DuckDB 1.0 (`v1.0.0`), which every 1.x client opens (duckdb CLI 1.5.x, DBeaver's
 driver). The views use absolute paths, so the file opens from any working directory.
 Files are made read-only for their owner and group, and nothing for other users (0440;
@@ -57,7 +57,8 @@ from pipeline.warehouse.sql_models import quote_ident
 log = logging.getLogger(__name__)
 
 PUBLISHED_SCHEMAS = ("marts", "audit", "reference")
-NOT_PUBLISHED = frozenset({("audit", "pending_validation")})
+# The runner's own bookkeeping: its work queue, and what it last wrote (pipeline/report/freshness.py).
+NOT_PUBLISHED = frozenset({("audit", "pending_validation"), ("audit", "output_state")})
 DATABASE_NAME = "tuoyu.duckdb"
 KEEP_VERSIONS = 2
 # The oldest storage format DuckDB 1.x still writes: opens in every 1.x and 2.x client.
@@ -272,6 +273,29 @@ def _write_view_database(path: Path, version_dir: Path, relations: list[Publishe
     wal = path.with_name(path.name + ".wal")
     if wal.exists():  # a closed database has checkpointed its log; if not, do not publish it
         raise RuntimeError(f"{path} left a write-ahead log behind; not published")
+
+
+def published_intact(folder: Path, relations: list[PublishedRelation]) -> bool:
+    """The copy in `folder` is whole: the view database exists, the newest version folder
+    holds a Parquet file for each of `relations`, and the database's views read that folder."""
+    folder = Path(folder).resolve()  # as publish() writes the views' paths
+    database = folder / DATABASE_NAME
+    versions = version_folders(folder)
+    if not database.is_file() or not versions:
+        return False
+    newest = versions[-1]
+    if any(not (newest / rel.file_name).is_file() for rel in relations):
+        return False
+    try:
+        db = duckdb.connect(str(database), read_only=True)
+    except duckdb.Error:
+        return False
+    try:
+        reading = db.execute("select count(*) from duckdb_views() where not internal and contains(sql, ?)",
+                             [sql_string(newest)[1:-1] + "/"]).fetchone()[0]
+    finally:
+        db.close()
+    return reading == len(relations)
 
 
 def version_folders(folder: Path) -> list[Path]:

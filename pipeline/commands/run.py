@@ -235,10 +235,15 @@ def _summary(settings: Settings, started: datetime, result) -> list[str]:
         f"拒收 rejected {len(rejected)}，"
         f"文件名无法识别 unrecognised {len(unrecognised)}",
     ]
+    report = _metadata(result, ("reports", "monthly_report"))
+    copy = _metadata(result, ("published", "copy"))
     if loaded_files:
         lines.append(f"本次载入 {loaded_files} 个文件共 {rows_read:,} 行，其中剔除 {rows_rejected:,} 行"
                      "（某机构被剔除的数据行用 tuoyu fix <机构编码> 查看）。"
                      f" Rows loaded this run: {rows_read:,}, rejected: {rows_rejected:,}.")
+    elif "skipped" in report and "skipped" in copy:
+        lines.append("没有新的或修改过的文件，报告和发布副本已是最新，未改写任何文件。"
+                     " Nothing new: the report and the published copy are up to date, no file was rewritten.")
     else:
         lines.append("没有新的或修改过的文件。No new or changed files.")
     if rejected:
@@ -256,7 +261,6 @@ def _summary(settings: Settings, started: datetime, result) -> list[str]:
         lines.append("需要注意 Warnings:")
         lines += [f"  {text}" for text in warnings]
 
-    report = _metadata(result, ("reports", "monthly_report"))
     pdf = report.get("pdf")
     if pdf:
         lines.append(f"报告 Report ({report.get('period', '')}): {pdf}")

@@ -117,6 +117,25 @@ def _loaded(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple[str, 
     return {(k, p): (s, path) for k, p, s, path in rows}
 
 
+def _needs_reading(f: InboxFile, known: dict[tuple[str, str], str],
+                   loaded: dict[tuple[str, str], tuple[str, str]]) -> bool:
+    """A month's current file is read unless it is the version loaded, or was rejected before."""
+    previous = loaded.get((f.name.kind, f.name.period))
+    return not (previous and previous[0] == f.sha256) and known.get((f.rel_path, f.sha256)) != "file_rejected"
+
+
+def unseen_files(con: duckdb.DuckDBPyConnection, files: list[InboxFile]) -> list[InboxFile]:
+    """The extracts of an inbox (all its files) that a run would read or record, against the
+    load log on `con`: a file version the log does not have, or a month's current file that
+    is not the version loaded (an earlier version delivered again). Empty: a run would find
+    nothing new."""
+    known, loaded = _known(con), _loaded(con)
+    current, _ = current_versions(files)
+    return [f for f in files if f.name is not None and f.problem is None and (
+        (f.rel_path, f.sha256) not in known
+        or (current.get((f.name.kind, f.name.period)) is f and _needs_reading(f, known, loaded)))]
+
+
 def _stage(con: duckdb.DuckDBPyConnection, f: InboxFile, frame: pl.DataFrame, message: str,
            known_status: str | None, now: datetime) -> None:
     """Replace the month's rows of this kind by this version, in one transaction."""
@@ -233,12 +252,8 @@ def _ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, archive: Path, ke
                 )
                 _log_row(con, f, "unrecognised", message, now)
 
-    def needs_reading(key: tuple[str, str], f: InboxFile) -> bool:
-        previous = loaded.get(key)
-        return not (previous and previous[0] == f.sha256) and known.get((f.rel_path, f.sha256)) != "file_rejected"
-
     ordered = sorted(current.items())
-    reads = _read_ahead([f for key, f in ordered if needs_reading(key, f)], pseudonymiser)
+    reads = _read_ahead([f for _, f in ordered if _needs_reading(f, known, loaded)], pseudonymiser)
     try:
         for (kind, period), f in ordered:
             archive_copy(f, archive)
@@ -317,4 +332,4 @@ def clear_pending(con: duckdb.DuckDBPyConnection, scope: dict[str, list[str]]) -
             con.execute("delete from audit.pending_validation where kind = ? and period = ?", [kind, period])
 
 
-__all__ = ["IngestResult", "InboxMissing", "ingest_inbox", "pending_scope", "clear_pending", "KINDS"]
+__all__ = ["IngestResult", "InboxMissing", "ingest_inbox", "pending_scope", "clear_pending", "unseen_files", "KINDS"]

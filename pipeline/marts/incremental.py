@@ -101,6 +101,14 @@ def global_fingerprint(con: duckdb.DuckDBPyConnection, catalog_path: Path, sql_d
     return digest.hexdigest()
 
 
+def fingerprints(con: duckdb.DuckDBPyConnection, catalog_path: Path) -> dict[str, str]:
+    """{month: its fingerprint} for every month of marts.month_calendar, and the global
+    fingerprint under GLOBAL_KEY: what the marts are built from, as they stand now."""
+    current = dict(con.execute(_PERIOD_FINGERPRINTS).fetchall())
+    current[GLOBAL_KEY] = global_fingerprint(con, catalog_path)
+    return current
+
+
 def stored(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """The fingerprints kept by the last complete build (empty when there are none)."""
     if not _exists(con, STATE_TABLE):
@@ -113,8 +121,7 @@ def plan(con: duckdb.DuckDBPyConnection, models: list[sqlmodels.SqlModel], catal
     """What to rebuild, once month_calendar and the reference tables are up to date.
     `stored`: the last build's fingerprints (`stored()`, read before `forget()`); None or
     empty: rebuild everything."""
-    current = dict(con.execute(_PERIOD_FINGERPRINTS).fetchall())
-    current[GLOBAL_KEY] = global_fingerprint(con, catalog_path)
+    current = fingerprints(con, catalog_path)
     months = tuple(p for p in current if p != GLOBAL_KEY)
     stored = stored or {}
     tables_exist = all(_exists(con, m.table) for m in models if m.incremental_by)

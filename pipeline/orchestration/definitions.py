@@ -47,7 +47,7 @@ def build_definitions(settings: Settings, tuoyu: Tuoyu | TuoyuResource) -> dg.De
         asset_checks=[*validation_checks, *marts_checks],
         jobs=[pipeline_job, report_month_job],
         schedules=[build_schedule(pipeline_job, settings.schedule_cron)],
-        sensors=[build_sensor(pipeline_job, settings.inbox)],
+        sensors=[build_sensor(pipeline_job, settings.inbox, settings.warehouse)],
         resources={"tuoyu": tuoyu},
         loggers={"console": console},
     )

@@ -14,8 +14,8 @@ from pipeline.orchestration.resources import Tuoyu
     "else the latest month with an institutions extract. Records what it published in "
     "marts.published_values so that the next report can list revisions."))
 def monthly_report(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[Tuoyu]) -> dg.MaterializeResult:
+    from pipeline.report import freshness
     from pipeline.report.data import latest_period
-    from pipeline.report.render import render_report
 
     settings = tuoyu.settings()
     with tuoyu.connection() as con:
@@ -30,7 +30,18 @@ def monthly_report(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[Tu
         if not known:  # the scheduled month has not arrived yet: report the latest there is
             context.log.warning(f"no institutions extract for {period}; reporting the latest month instead")
             period = latest_period(con)
+        fingerprint = freshness.report_fingerprint(con, period, settings.compiler)
+        pdf = freshness.unchanged_report(con, fingerprint, settings.reports)
+        if pdf is not None:  # nothing it shows has changed, and its files are all there
+            context.log.info(f"report {period} unchanged: not rendered again")
+            return dg.MaterializeResult(data_version=dg.DataVersion(fingerprint), metadata={
+                "period": period, "pdf": dg.MetadataValue.path(str(pdf)),
+                "skipped": "unchanged since the last report: nothing rewritten"})
+        from pipeline.report.render import render_report  # Typst and matplotlib: only when rendering
+
         result = render_report(con, period, settings.reports, compiler=settings.compiler)
+        freshness.remember_report(con, fingerprint, settings.reports,
+                                  [result.pdf, result.card, result.xlsx, *result.charts])
     card = base64.b64encode(result.card.read_bytes()).decode("ascii")
     return dg.MaterializeResult(metadata={
         "period": result.period,
@@ -39,7 +50,7 @@ def monthly_report(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[Tu
         "revised_values": result.revised_values,
         "seconds": round(result.seconds, 2),
         "preview": dg.MetadataValue.md(f"![card](data:image/png;base64,{card})"),
-    })
+    }, data_version=dg.DataVersion(fingerprint))
 
 
 @dg.asset(group_name="reports", key=["published", "copy"], deps=[monthly_report], description=(
@@ -47,11 +58,19 @@ def monthly_report(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[Tu
     "(published/tuoyu.duckdb beside the warehouse), swapped in atomically after every successful "
     "run: analysts' open connections never block the pipeline. `tuoyu sql` reads it."))
 def published_copy(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[Tuoyu]) -> dg.MaterializeResult:
-    from pipeline.analysts.publish import publish
+    from pipeline.analysts.publish import published_database, published_folder, publish
+    from pipeline.report import freshness
 
     settings = tuoyu.settings()
     with tuoyu.connection() as con:
+        fingerprint = freshness.copy_fingerprint(con)
+        if freshness.unchanged_copy(con, fingerprint, published_folder(settings.warehouse)):
+            context.log.info("published copy unchanged: not published again")
+            return dg.MaterializeResult(data_version=dg.DataVersion(fingerprint), metadata={
+                "database": dg.MetadataValue.path(str(published_database(settings.warehouse))),
+                "skipped": "unchanged since the last publication: nothing rewritten"})
         database = publish(con, settings.warehouse)
+        freshness.remember_copy(con, fingerprint)
         tables = con.execute(
             "select count(*) from information_schema.tables where table_schema in ('marts', 'audit', 'reference')"
         ).fetchone()[0]
@@ -59,7 +78,7 @@ def published_copy(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[Tu
         "database": dg.MetadataValue.path(str(database)),
         "version": sorted(p.name for p in database.parent.glob("v*"))[-1],
         "relations": int(tables),
-    })
+    }, data_version=dg.DataVersion(fingerprint))
 
 
 # One partition per month with an institutions extract, added by the ingest step, so that

@@ -1,0 +1,227 @@
+"""Nothing new, nothing done: a second `tuoyu run` with nothing new rewrites no file of the
+report or of the published copy and says so; a revised file, a changed target or setting,
+or a report file deleted or altered brings the report back; the inbox sensor starts
+no run for the files the last run loaded.
+
+Runs go through `run_pipeline` as `tuoyu run` does, on a two-month inbox of one
+institution (the conformance county's reference). The first two runs are shared; a test
+that changes something works on its own copy of that workspace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from pipeline.analysts.publish import published_folder
+from pipeline.commands.run import run_pipeline
+from pipeline.orchestration.definitions import defs as load_definitions
+from pipeline.reference import default_reference_folder
+from pipeline.report import freshness
+from pipeline.settings import Settings
+from tests.conftest import CONFORMANCE
+from tests.extract_fixtures import (ENROLLMENT_HEADER, INSTITUTION_HEADER, STAFFING_HEADER, child_row,
+                                    institution_row, staff_row, write_csv)
+
+AREA = "379902001"
+LAST = "2023-06"
+NOTHING_REWRITTEN = "没有新的或修改过的文件，报告和发布副本已是最新，未改写任何文件。"
+DELIVERED = time.time() - 3600  # an hour ago: settled, as far as the sensor is concerned
+
+
+def _deliver(path: Path, header: list[str], rows: list[list[str]], when: float = DELIVERED) -> None:
+    write_csv(path, header, rows)
+    os.utime(path, (when, when))
+
+
+def _institutions(inbox: Path, period: str, places: str = "30", when: float = DELIVERED) -> None:
+    _deliver(inbox / f"托育机构_{period}.csv", INSTITUTION_HEADER,
+             [institution_row(period=period, area=AREA, places=places)], when)
+
+
+def _settings(base: Path, **changes) -> Settings:
+    return Settings(inbox=base / "inbox", reference=base / "reference", warehouse=base / "wh" / "warehouse.duckdb",
+                    reports=base / "reports", pseudonym_key=None, demo=True, lock_wait=0).with_(**changes)
+
+
+def _run(settings: Settings) -> str:
+    outcome = run_pipeline(settings)
+    assert outcome.success, outcome.text()
+    return outcome.text()
+
+
+def _files(settings: Settings) -> dict[str, tuple[str, int]]:
+    """{path: (sha256, st_mtime_ns)} of every file of the reports folder and the published copy."""
+    found = {}
+    for folder in (settings.reports, published_folder(settings.warehouse)):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                found[str(path)] = (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns)
+    return found
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """Two months delivered; a first run, then a second one with nothing new."""
+    base = tmp_path_factory.mktemp("nothing-new")
+    shutil.copytree(CONFORMANCE / "reference", base / "reference")
+    for period in ("2023-05", LAST):
+        _institutions(base / "inbox", period)
+        _deliver(base / "inbox" / f"在托幼儿_{period}.csv", ENROLLMENT_HEADER, [child_row(period=period)])
+        _deliver(base / "inbox" / f"从业人员_{period}.csv", STAFFING_HEADER, [staff_row(period=period)])
+    settings = _settings(base)
+    first = _run(settings)
+    before = _files(settings)
+    second = _run(settings)
+    return settings, first, second, before, _files(settings)
+
+
+def _copy(settings: Settings, to: Path) -> Settings:
+    """The workspace's inbox, reference, warehouse and reports (not its published copy,
+    whose views name the original's folders)."""
+    base = settings.inbox.parent
+    for name in ("inbox", "reference", "reports", "wh"):
+        shutil.copytree(base / name, to / name, ignore=shutil.ignore_patterns("published"))
+    return _settings(to)
+
+
+def _pdf(settings: Settings) -> Path:
+    return settings.reports / LAST / f"report_{LAST}.pdf"
+
+
+# ---------------------------------------------------------------- nothing new
+
+
+def test_a_second_run_with_nothing_new_rewrites_no_file(workspace):
+    settings, _, _, before, after = workspace
+    assert str(_pdf(settings)) in before
+    assert any(path.endswith("tuoyu.duckdb") for path in before)
+    assert any(path.endswith(".parquet") for path in before)
+    assert after == before  # the same files, byte for byte, none written again (mtime)
+
+
+def test_the_summary_says_nothing_new_and_nothing_rewritten(workspace):
+    _, first, second, _, _ = workspace
+    assert NOTHING_REWRITTEN in second
+    assert "新载入 loaded 0，" in second
+    assert f"报告 Report ({LAST}): {_pdf(workspace[0])}" in second  # where the report is, as always
+    assert NOTHING_REWRITTEN not in first and "本次载入 6 个文件" in first
+
+
+# ---------------------------------------------------------------- something changed
+
+
+def _rewritten(before: dict[str, tuple[str, int]], after: dict[str, tuple[str, int]], path: Path) -> bool:
+    return before[str(path)][1] != after[str(path)][1]
+
+
+def test_a_revised_file_renders_and_publishes_again(workspace, tmp_path):
+    settings = _copy(workspace[0], tmp_path)
+    _run(settings)  # the copy's own published copy
+    before = _files(settings)
+    _institutions(settings.inbox, LAST, places="45", when=DELIVERED + 60)  # a correction: 45 places, not 30
+    out = _run(settings)
+    after = _files(settings)
+    assert "新载入 loaded 1，" in out and NOTHING_REWRITTEN not in out
+    assert _rewritten(before, after, _pdf(settings))
+    assert before[str(_pdf(settings))][0] != after[str(_pdf(settings))][0]  # it shows the revised figure
+    assert set(after) - set(before), "a new version of the published copy"
+
+
+def test_a_changed_target_renders_again(workspace, tmp_path):
+    settings = _copy(workspace[0], tmp_path)
+    before = _files(settings)
+    targets = (default_reference_folder() / "targets.toml").read_text(encoding="utf-8")
+    changed = targets.replace("[demo_institutions]\nvalue = 1\n", "[demo_institutions]\nvalue = 3\n")
+    assert changed != targets
+    (settings.reference / "targets.toml").write_text(changed, encoding="utf-8")
+    out = _run(settings)
+    after = _files(settings)
+    assert NOTHING_REWRITTEN not in out
+    assert _rewritten(before, after, _pdf(settings))
+
+
+@pytest.mark.parametrize("damage", ["deleted", "altered"])
+def test_a_deleted_or_altered_report_file_is_rendered_again(workspace, tmp_path, damage):
+    settings = _copy(workspace[0], tmp_path)
+    card = settings.reports / LAST / f"card_{LAST}.png"
+    original = card.read_bytes()
+    if damage == "deleted":
+        card.unlink()
+    else:
+        card.write_bytes(original[:-10])
+    out = _run(settings)
+    assert NOTHING_REWRITTEN not in out
+    assert card.read_bytes() == original
+
+
+def test_a_report_folder_without_the_files_is_rendered_into(workspace, tmp_path):
+    settings = _copy(workspace[0], tmp_path).with_(reports=tmp_path / "elsewhere")
+    _run(settings)
+    assert _pdf(settings).read_bytes() == _pdf(workspace[0]).read_bytes()
+
+
+# ---------------------------------------------------------------- fingerprints
+
+
+def test_the_report_fingerprint_follows_its_month_and_compiling_unit(workspace):
+    settings = workspace[0]
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        fingerprint = freshness.report_fingerprint(con, LAST, "统计局")
+        assert freshness.report_fingerprint(con, LAST, "统计局") == fingerprint
+        assert freshness.report_fingerprint(con, LAST, "卫生健康局") != fingerprint
+        assert freshness.report_fingerprint(con, "2023-05", "统计局") != fingerprint
+    finally:
+        con.close()
+
+
+def test_the_code_version_follows_the_code(tmp_path, monkeypatch):
+    module = tmp_path / "pipeline" / "module.py"
+    module.parent.mkdir()
+    module.write_text("x = 1\n")
+    (module.parent / "__pycache__").mkdir()
+    (module.parent / "__pycache__" / "module.pyc").write_bytes(b"compiled")
+    monkeypatch.setattr(freshness, "PROJECT_DIR", tmp_path)
+    monkeypatch.setattr(freshness, "_CODE", (tmp_path / "pipeline",))
+    version = freshness.code_version.__wrapped__()
+    (module.parent / "__pycache__" / "module.pyc").write_bytes(b"compiled again")
+    assert freshness.code_version.__wrapped__() == version  # bytecode is not code
+    module.write_text("x = 2\n")
+    assert freshness.code_version.__wrapped__() != version
+
+
+# ---------------------------------------------------------------- the sensor
+
+
+def _tick(monkeypatch, inbox: Path, warehouse: Path, cursor: str | None = None):
+    monkeypatch.setenv("TUOYU_INBOX", str(inbox))
+    monkeypatch.setenv("TUOYU_WAREHOUSE", str(warehouse))
+    return load_definitions().resolve_sensor_def("inbox_sensor")  # on TUOYU_INBOX, as Dagster loads it.evaluate_tick(dg.build_sensor_context(cursor=cursor))
+
+
+def test_the_sensor_starts_no_run_for_the_inbox_the_last_run_loaded(workspace, monkeypatch, tmp_path):
+    settings = workspace[0]
+    monkeypatch.chdir(tmp_path)  # no .env of the working copy
+    data = _tick(monkeypatch, settings.inbox, settings.warehouse)  # no cursor: every file looks new
+    assert not data.run_requests, data.run_requests
+    assert "nothing new for a run" in data.skip_message
+
+
+def test_the_sensor_starts_a_run_for_a_file_changed_since(workspace, monkeypatch, tmp_path):
+    settings = workspace[0]
+    monkeypatch.chdir(tmp_path)
+    inbox = tmp_path / "inbox"
+    shutil.copytree(settings.inbox, inbox)  # the same files, times kept
+    first = _tick(monkeypatch, inbox, settings.warehouse)
+    assert not first.run_requests
+    _institutions(inbox, LAST, places="45", when=DELIVERED + 60)
+    [request] = _tick(monkeypatch, inbox, settings.warehouse, first.cursor).run_requests
+    assert request.tags["tuoyu/files"] == "1"
