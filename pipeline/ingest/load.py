@@ -117,6 +117,14 @@ def _loaded(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple[str, 
     return {(k, p): (s, path) for k, p, s, path in rows}
 
 
+def _same_bytes_other_month(loaded: dict[tuple[str, str], tuple[str, str]], f: InboxFile) -> tuple[str, str] | None:
+    """(month, path) of a loaded file of the same kind and another month with these very bytes."""
+    for (kind, period), (sha256, path) in sorted(loaded.items()):
+        if kind == f.name.kind and period != f.name.period and sha256 == f.sha256:
+            return period, path
+    return None
+
+
 def _stage(con: duckdb.DuckDBPyConnection, f: InboxFile, frame: pl.DataFrame, message: str,
            known_status: str | None, now: datetime) -> None:
     """Replace the month's rows of this kind by this version, in one transaction."""
@@ -266,6 +274,10 @@ def _ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, archive: Path, ke
             if read is not f:  # cannot happen: reads are queued in this loop's order
                 raise RuntimeError(f"read-ahead out of order: {read.rel_path} for {f.rel_path}")
             notes = [f"编码 {table.encoding}，表头在第 {table.header_row} 行"]
+            twin = _same_bytes_other_month(loaded, f)
+            if twin:
+                notes.append(f"注意：本文件与 {twin[0]} 的 {twin[1]} 内容完全相同，疑似把其他月份的文件复制改名；"
+                             "请核对后报送本月的文件")
             if table.extra_headers:
                 notes.append("已忽略多余列：" + "、".join(table.extra_headers))
             if previous:

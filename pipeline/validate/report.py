@@ -120,15 +120,16 @@ order by all"""
 
 _FILES_SQL = f"""
 with warned as (
-    select w.kind, w.sha256, count(distinct w.row_number) as rows_warned
+    select w.kind, w.period, w.sha256, count(distinct w.row_number) as rows_warned
     from audit.row_warnings as w
     where w.row_number > 0
       and not exists (select 1 from audit.rejected_rows as r
-                      where r.kind = w.kind and r.sha256 = w.sha256 and r.row_number = w.row_number)
+                      where r.kind = w.kind and r.period = w.period and r.sha256 = w.sha256
+                        and r.row_number = w.row_number)
     group by all
 ),
 file_warnings as (
-    select kind, sha256, list(distinct rule_id order by rule_id) as rule_ids
+    select kind, period, sha256, list(distinct rule_id order by rule_id) as rule_ids
     from audit.row_warnings
     where row_number = 0
     group by all
@@ -140,8 +141,8 @@ select cf.kind, cf.period, cf.sha256, cf.file_path,
 from audit.current_files as cf
 join {SCOPE_TABLE} as s on s.kind = cf.kind and s.period = cf.period
 join audit.load_log as l on l.status = 'loaded' and l.kind = cf.kind and l.sha256 = cf.sha256 and l.period = cf.period
-left join warned as w on w.kind = cf.kind and w.sha256 = cf.sha256
-left join file_warnings as fw on fw.kind = cf.kind and fw.sha256 = cf.sha256
+left join warned as w on w.kind = cf.kind and w.period = cf.period and w.sha256 = cf.sha256
+left join file_warnings as fw on fw.kind = cf.kind and fw.period = cf.period and fw.sha256 = cf.sha256
 order by cf.period, cf.kind"""
 
 

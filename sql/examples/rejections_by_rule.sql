@@ -14,6 +14,7 @@ with rejected as (
     inner join audit.current_files as current_files
         on current_files.sha256 = rejected_rows.sha256
         and current_files.kind = rejected_rows.kind
+        and current_files.period = rejected_rows.period
 
 ),
 

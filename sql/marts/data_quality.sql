@@ -46,7 +46,7 @@ warned as (
     where w.row_number > 0
       and not exists (
           select 1 from audit.rejected_rows as r
-          where r.kind = w.kind and r.sha256 = w.sha256 and r.row_number = w.row_number
+          where r.kind = w.kind and r.period = w.period and r.sha256 = w.sha256 and r.row_number = w.row_number
       )
     group by w.kind, w.period, w.sha256
 ),

@@ -49,7 +49,7 @@ def _file_check(kind: str) -> dg.AssetChecksDefinition:
             files = file_trust(con, kind)
             by_rule = dict(con.execute(
                 """select r.rule_id, count(*) from audit.rejected_rows r
-                   join audit.current_files c using (sha256) where c.kind = ?
+                   join audit.current_files c using (kind, period, sha256) where c.kind = ?
                    group by r.rule_id order by 2 desc""", [kind]).fetchall())
         bad = [t for t in files if not t.trusted]
         untrusted = [f"{t.period} {t.file_path}: {t.rows_rejected_own}/{t.rows_read}" for t in bad]
