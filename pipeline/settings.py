@@ -25,6 +25,18 @@ class ConfigError(Exception):
     """A configuration problem that stops the run; the message says what to do."""
 
 
+def _first_month(text: str) -> str:
+    from pipeline.period import is_period
+
+    if not is_period(text) or text < "1949-10":
+        raise ConfigError(
+            f"设置项 TUOYU_FIRST_MONTH 的值“{text}”不是有效的月份：请写成 2019-01 这样的年-月（不早于 1949-10），"
+            "或删除该设置（默认 2019-01）。"
+            f" TUOYU_FIRST_MONTH must be a month written YYYY-MM, not {text!r}."
+        )
+    return text
+
+
 @dataclass(frozen=True)
 class Settings:
     inbox: Path
@@ -34,6 +46,7 @@ class Settings:
     pseudonym_key: str | None
     demo: bool = False
     compiler: str = "统计局"
+    first_month: str = "2019-01"  # files of earlier months are rejected (TUOYU_FIRST_MONTH)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *, load_dotenv: bool = True) -> "Settings":
@@ -52,6 +65,7 @@ class Settings:
             pseudonym_key=env.get("TUOYU_PSEUDONYM_KEY") or None,
             demo=env.get("TUOYU_DEMO", "").strip().lower() in ("1", "true", "yes"),
             compiler=env.get("TUOYU_COMPILER", "统计局"),
+            first_month=_first_month(env.get("TUOYU_FIRST_MONTH", "").strip() or "2019-01"),
         )
 
     def with_(self, **changes) -> "Settings":

@@ -9,10 +9,24 @@ of the probe that found it, then run again after the file is removed:
     case 1  `托育机构_2024-05.csv`: a header and one row holding a single 50 MB cell:
             rejected at the door (cell limit) naming file, row, column and limit; the run
             after its removal completes too
+
+and, loading the inbox in-process (faster, same code):
+
+    limits  a header of a million extra columns; a workbook row wider than the column
+            limit; a file of one row more than the row limit → each rejected at the door
+            with file, row, column and limit; a header of 150 extra columns loads, and its
+            load-log message stays short
+    case 3  a file replaced between hashing and reading, or by a symbolic link: the version
+            read is the one hashed, archived and staged; a file gone by then is `vanished`
+    case 5  `托育机构_2099-01.csv` and `托育机构_1900-01.csv`: rejected (after the current
+            month, before the first month); read again once the month is in range
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import resource
 import shutil
 from pathlib import Path
 
@@ -24,7 +38,7 @@ from pipeline.reference import default_reference_folder, load_reference, write_r
 from tests.conftest import TEST_KEY
 from tests.extract_fixtures import (ENROLLMENT_HEADER, INSTITUTION_HEADER, child_row, institution_row, make_id,
                                     write_csv, write_xlsx)
-from tests.hostile_fixtures import run_tuoyu, tuoyu_env
+from tests.hostile_fixtures import csv_text, good_institutions, million_rows_csv, run_tuoyu, tuoyu_env
 
 pytestmark = pytest.mark.heavy(seconds=40)
 
@@ -102,3 +116,139 @@ def test_byte_identical_files_of_two_months_validated_together_keep_apart(tmp_pa
     accepted = dict(con.execute("select period, count(*) from core.enrollment group by period").fetchall())
     assert accepted == {"2024-06": 2}
     con.close()
+
+
+def test_a_50_mb_cell_is_rejected_at_the_door_and_later_runs_complete(tmp_path):
+    """Case 1. The cell used to reach validation (DuckDB out of memory, no file named), and
+    the staged row and the validation queue made every later run fail the same way."""
+    inbox = tmp_path / "inbox"
+    _june_workbook(inbox / "托育机构_2024年6月.xlsx")
+    huge = tmp_path / "inbox" / "托育机构_2024-05.csv"
+    huge.write_bytes(csv_text(INSTITUTION_HEADER, [institution_row(period="2024-05", **{"机构名称": "托" * 10})])
+                     .replace(("托" * 10).encode(), b"x" * (50 << 20)))  # one cell of 50 MB in 机构名称
+    _completes(tmp_path, inbox)
+    (status, message), = _query(tmp_path, "select status, message from audit.load_log where file_path = ?",
+                                [huge.name])
+    assert status == "file_rejected"
+    for words in (huge.name, "第 2 行", "机构名称", "52,428,800", "4,096"):  # file, row, column, length, limit
+        assert words in message, message
+    assert _query(tmp_path, "select count(*) from staging.institutions where period_file = '2024-05'") == [(0,)]
+    assert _query(tmp_path, "select count(*) from audit.pending_validation") == [(0,)]
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # the largest run so far
+    assert peak < 2 << 30, f"a run took {peak / 2**30:.1f} GB"
+
+    huge.unlink()
+    _completes(tmp_path, inbox)
+
+
+# ------------------------------------------------------------------ in-process
+
+
+def _ingest(tmp_path: Path, inbox: Path, **kw):
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    try:
+        result = ingest_inbox(con, inbox, tmp_path / "raw-archive", TEST_KEY, **kw)
+        log = {p: (status, message) for p, status, message in
+               con.execute("select file_path, status, message from audit.load_log").fetchall()}
+        return result, log
+    finally:
+        con.close()
+
+
+def test_limits_are_checked_at_the_door(tmp_path):
+    inbox = tmp_path / "inbox"
+    wide = INSTITUTION_HEADER + [f"备注{i}" for i in range(1_000_000)]  # a header of a million extra columns
+    (inbox / "托育机构_2024-01.csv").parent.mkdir(parents=True)
+    (inbox / "托育机构_2024-01.csv").write_bytes(csv_text(wide, [institution_row(period="2024-01")]))
+    row = institution_row(period="2024-02") + [""] * 233 + ["右侧的单元格"]  # a workbook row 250 columns wide
+    write_xlsx(inbox / "托育机构_2024-02.xlsx", INSTITUTION_HEADER, [institution_row(period="2024-02"), row])
+    million_rows_csv(inbox / "在托幼儿_2024-03.csv", 1_000_001, period="2024-03")  # one row beyond the limit
+    some = INSTITUTION_HEADER + [f"备注{i}" for i in range(150)]  # 150 extra columns: within the limit
+    (inbox / "托育机构_2024-04.csv").write_bytes(csv_text(some, [institution_row(period="2024-04")]))
+    result, log = _ingest(tmp_path, inbox)
+    expected = {
+        "托育机构_2024-01.csv": ["第 1 行", "1,000,016 列", "200 列"],
+        "托育机构_2024-02.xlsx": ["第 3 行", "250 列", "200 列"],
+        "在托幼儿_2024-03.csv": ["1,000,000 行", "第 1,000,002 行"],
+    }
+    for name, words in expected.items():
+        status, message = log[name]
+        assert status == "file_rejected" and name in message, (name, message)
+        assert all(word in message for word in words), (name, message)
+        assert len(message) < 2_000
+    status, message = log["托育机构_2024-04.csv"]
+    assert status == "loaded" and "等共 150 列" in message and len(message) < 2_000
+    assert result.loaded == ["托育机构_2024-04.csv"]
+
+
+def test_the_version_read_is_the_version_hashed_archived_and_staged(tmp_path, monkeypatch):
+    """Case 3. Hashing (discovery) and reading were two openings: a file replaced in between
+    was loaded with the other content under the first one's hash, and a link swapped in was
+    followed. Now the bytes read once are hashed, archived and parsed."""
+    import pipeline.ingest.load as ingest
+
+    inbox, outside = tmp_path / "inbox", tmp_path / "outside"
+    good_institutions(inbox / "托育机构_2024-01.csv", period="2024-01", n=2)
+    good_institutions(inbox / "托育机构_2024-02.csv", period="2024-02", n=2)
+    good_institutions(inbox / "托育机构_2024-03.csv", period="2024-03", n=2)
+    secret = good_institutions(outside / "托育机构_2024-02.csv", period="2024-02", n=5)
+    real_discover = ingest.discover
+
+    def discover_then_swap(folder):
+        found = real_discover(folder)
+        good_institutions(folder / "托育机构_2024-01.csv", period="2024-01", n=3)  # replaced by a new version
+        (folder / "托育机构_2024-02.csv").unlink()
+        (folder / "托育机构_2024-02.csv").symlink_to(secret)  # replaced by a link to a file outside
+        (folder / "托育机构_2024-03.csv").unlink()  # gone
+        return found
+
+    monkeypatch.setattr(ingest, "discover", discover_then_swap)
+    result, log = _ingest(tmp_path, inbox)
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    rows = dict(con.execute("select period, rows_read from audit.load_log where status = 'loaded'").fetchall())
+    (sha,), = con.execute("select sha256 from audit.load_log where period = '2024-01'").fetchall()
+    staged = con.execute("select distinct sha256 from staging.institutions").fetchall()
+    con.close()
+    new_version = (inbox / "托育机构_2024-01.csv").read_bytes()
+    assert rows == {"2024-01": 3}  # the version read, whole
+    assert sha == hashlib.sha256(new_version).hexdigest() and staged == [(sha,)]
+    assert (tmp_path / "raw-archive" / f"{sha}.csv").read_bytes() == new_version
+    archived = {p.read_bytes() for p in (tmp_path / "raw-archive").iterdir()}
+    assert secret.read_bytes() not in archived  # nothing from outside the inbox
+    for name in ("托育机构_2024-02.csv", "托育机构_2024-03.csv"):
+        status, message = log[name]
+        assert status == "vanished" and name in message and "放回收件箱" in message, message
+    assert sorted(result.vanished) == ["托育机构_2024-02.csv", "托育机构_2024-03.csv"]
+
+    monkeypatch.setattr(ingest, "discover", real_discover)
+    (inbox / "托育机构_2024-02.csv").unlink()
+    good_institutions(inbox / "托育机构_2024-03.csv", period="2024-03", n=2)  # back, as it was
+    result, log = _ingest(tmp_path, inbox)
+    assert log["托育机构_2024-03.csv"][0] == "loaded" and result.loaded == ["托育机构_2024-03.csv"]
+
+
+def test_months_out_of_range_are_rejected_until_they_are_in_range(tmp_path):
+    """Case 5. `托育机构_2099-01.csv` made the warehouse span 896 months; 1900-01 likewise."""
+    inbox = tmp_path / "inbox"
+    good_institutions(inbox / "托育机构_2099-01.csv", period="2099-01")
+    good_institutions(inbox / "托育机构_1900-01.csv", period="1900-01")
+    good_institutions(inbox / "托育机构_2024-06.csv", period="2024-06")
+    result, log = _ingest(tmp_path, inbox, this_month="2024-07")
+    assert result.loaded == ["托育机构_2024-06.csv"]
+    assert log["托育机构_2099-01.csv"][0] == "file_rejected" and "晚于本月" in log["托育机构_2099-01.csv"][1]
+    assert log["托育机构_1900-01.csv"][0] == "file_rejected" and "早于监测的起始月份" in log["托育机构_1900-01.csv"][1]
+    assert "托育机构_2099-01.csv" in log["托育机构_2099-01.csv"][1]
+    result, log = _ingest(tmp_path, inbox, this_month="2024-07")  # again: recorded once, not read
+    assert result.loaded == [] and len(log) == 3
+    result, log = _ingest(tmp_path, inbox, this_month="2099-01", first_month="1900-01")  # now in range
+    assert sorted(result.loaded) == ["托育机构_1900-01.csv", "托育机构_2099-01.csv"]
+    assert {status for status, _ in log.values()} == {"loaded"} and len(log) == 3
+
+
+def test_a_first_month_setting_that_is_not_a_month_is_said_in_chinese():
+    from pipeline.settings import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match="TUOYU_FIRST_MONTH"):
+        Settings.from_env({"TUOYU_FIRST_MONTH": "2019年"})
+    assert Settings.from_env({}).first_month == "2019-01"
+    assert Settings.from_env({"TUOYU_FIRST_MONTH": "2021-07"}).first_month == "2021-07"
