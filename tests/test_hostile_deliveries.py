@@ -38,9 +38,9 @@ from pipeline.reference import default_reference_folder, load_reference, write_r
 from tests.conftest import TEST_KEY
 from tests.extract_fixtures import (ENROLLMENT_HEADER, INSTITUTION_HEADER, child_row, institution_row, make_id,
                                     write_csv, write_xlsx)
-from tests.hostile_fixtures import csv_text, good_institutions, million_rows_csv, run_tuoyu, tuoyu_env
+from tests.hostile_fixtures import TUOYU, csv_text, good_institutions, million_rows_csv, run_tuoyu, tuoyu_env
 
-pytestmark = pytest.mark.heavy(seconds=40)
+pytestmark = pytest.mark.heavy(seconds=120)
 
 JUNE_ROWS = 22
 
@@ -238,6 +238,10 @@ def test_months_out_of_range_are_rejected_until_they_are_in_range(tmp_path):
     assert log["托育机构_2099-01.csv"][0] == "file_rejected" and "晚于本月" in log["托育机构_2099-01.csv"][1]
     assert log["托育机构_1900-01.csv"][0] == "file_rejected" and "早于监测的起始月份" in log["托育机构_1900-01.csv"][1]
     assert "托育机构_2099-01.csv" in log["托育机构_2099-01.csv"][1]
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    periods = con.execute("select period from audit.load_log where status = 'file_rejected'").fetchall()
+    con.close()
+    assert periods == [(None,), (None,)]  # no month span (status, marts) reaches out to 1900 or 2099
     result, log = _ingest(tmp_path, inbox, this_month="2024-07")  # again: recorded once, not read
     assert result.loaded == [] and len(log) == 3
     result, log = _ingest(tmp_path, inbox, this_month="2099-01", first_month="1900-01")  # now in range
@@ -252,3 +256,61 @@ def test_a_first_month_setting_that_is_not_a_month_is_said_in_chinese():
         Settings.from_env({"TUOYU_FIRST_MONTH": "2019年"})
     assert Settings.from_env({}).first_month == "2019-01"
     assert Settings.from_env({"TUOYU_FIRST_MONTH": "2021-07"}).first_month == "2021-07"
+
+
+def test_a_wrong_revision_is_withdrawn_and_the_earlier_version_comes_back(tmp_path):
+    """Case 5's way back: `tuoyu withdraw KIND MONTH` / `FILE`, here as the module it wraps."""
+    from pipeline.ingest.withdraw import WithdrawError, withdraw
+    from pipeline.validate import validate
+
+    inbox = tmp_path / "inbox"
+    first = good_institutions(inbox / "托育机构_2024-06.csv", period="2024-06", n=2)
+    os.utime(first, (1_717_000_000, 1_717_000_000))
+    _ingest(tmp_path, inbox)
+    wrong = good_institutions(inbox / "更正" / "托育机构_2024-06.csv", period="2024-06", n=5)  # the wrong revision
+    good_institutions(inbox / "托育机构_2024-07.csv", period="2024-07", n=3)
+    _ingest(tmp_path, inbox)
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    write_reference_tables(con, load_reference(default_reference_folder()))
+    con.execute("delete from audit.pending_validation")
+
+    done = withdraw(con, inbox, tmp_path / "raw-archive", TEST_KEY, "托育机构", "2024-06")
+    assert (done.file_path, done.restored) == ("更正/托育机构_2024-06.csv", "托育机构_2024-06.csv")
+    assert "已撤回" in done.text() and "托育机构_2024-06.csv" in done.text()
+    log = dict(con.execute("select file_path, status from audit.load_log").fetchall())
+    assert log == {"托育机构_2024-06.csv": "loaded", "更正/托育机构_2024-06.csv": "withdrawn",
+                   "托育机构_2024-07.csv": "loaded"}
+    sha = hashlib.sha256(first.read_bytes()).hexdigest()
+    assert con.execute("select distinct sha256, count(*) from staging.institutions where period_file = '2024-06' "
+                       "group by all").fetchall() == [(sha, 2)]
+    assert (tmp_path / "raw-archive" / f"{hashlib.sha256(wrong.read_bytes()).hexdigest()}.csv").exists()  # kept
+    assert set(con.execute("select kind, period from audit.pending_validation").fetchall()) == {
+        ("institutions", "2024-06"), ("enrollment", "2024-06"), ("staffing", "2024-06")}  # recomputed next
+
+    done = withdraw(con, inbox, tmp_path / "raw-archive", TEST_KEY, str(inbox / "托育机构_2024-07.csv"))
+    assert (done.file_path, done.restored) == ("托育机构_2024-07.csv", None) and "暂缺" in done.text()
+    with pytest.raises(WithdrawError, match="没有在用"):
+        withdraw(con, inbox, tmp_path / "raw-archive", TEST_KEY, "托育机构_2024-07.csv")
+    with pytest.raises(WithdrawError, match="无法识别"):
+        withdraw(con, inbox, tmp_path / "raw-archive", TEST_KEY, "机构", "2024-06")
+    validate(con, {"institutions": ["2024-06", "2024-07"]})
+    assert con.execute("select period, count(*) from core.institutions group by all").fetchall() == [("2024-06", 2)]
+    con.close()
+
+    result, log = _ingest(tmp_path, inbox)  # the withdrawn files are still in the inbox: not read again
+    assert result.loaded == [] and sorted(result.withdrawn) == ["托育机构_2024-07.csv", "更正/托育机构_2024-06.csv"]
+
+
+def test_tuoyu_withdraw_recomputes_the_month(tmp_path):
+    inbox = tmp_path / "inbox"
+    _june_workbook(inbox / "托育机构_2024年6月.xlsx")
+    good_institutions(inbox / "托育机构_2024-07.csv", period="2024-07")
+    _completes(tmp_path, inbox)
+    assert _query(tmp_path, "select max(period) from marts.month_calendar") == [("2024-07",)]
+    env = tuoyu_env(inbox, tmp_path / "out", key=None)
+    result = run_tuoyu(env, argv=[str(TUOYU), "withdraw", "托育机构_2024-07.csv"], timeout=300)
+    assert result.returncode == 0, result.output[-3000:]
+    assert "已撤回 托育机构_2024-07.csv" in result.output and "运行完成" in result.output
+    assert _query(tmp_path, "select max(period) from marts.month_calendar") == [("2024-06",)]
+    assert _query(tmp_path, "select status from audit.load_log where file_path = '托育机构_2024-07.csv'") == [
+        ("withdrawn",)]

@@ -162,7 +162,10 @@ def bounded(message: str | None, limit: int = MAX_MESSAGE_CHARS) -> str | None:
 
 
 def _log_row(con: duckdb.DuckDBPyConnection, f: InboxFile, status: str, message: str | None,
-             now: datetime, rows_read: int | None = None, rows_duplicate: int | None = None) -> None:
+             now: datetime, rows_read: int | None = None, rows_duplicate: int | None = None,
+             *, with_period: bool = True) -> None:
+    """One load-log row. `with_period=False` for a file whose month is out of range: the
+    month is in its name and message, and no month span (status, marts) reaches out to it."""
     message = bounded(message)
     con.execute(
         """
@@ -170,7 +173,7 @@ def _log_row(con: duckdb.DuckDBPyConnection, f: InboxFile, status: str, message:
             rows_rejected, rows_duplicate, status, message, loaded_at, size_bytes, modified_at)
         values (?, ?, ?, ?, ?, null, null, ?, ?, ?, ?, ?, ?)
         """,
-        [f.rel_path, f.kind, f.period, f.sha256 or None, rows_read, rows_duplicate, status, message,
+        [f.rel_path, f.kind, f.period if with_period else None, f.sha256 or None, rows_read, rows_duplicate, status, message,
          now, f.size_bytes, f.modified_at],
     )
 
@@ -187,6 +190,15 @@ def _known(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str]:
 def _loaded(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple[str, str]]:
     rows = con.execute("select kind, period, sha256, file_path from audit.load_log where status = 'loaded'").fetchall()
     return {(k, p): (s, path) for k, p, s, path in rows}
+
+
+def queue_validation(con: duckdb.DuckDBPyConnection, kind: str, period: str) -> None:
+    """Queue a month of a kind for validation (in the caller's transaction); the month's
+    enrollment and staff with its institutions, as they are judged against them."""
+    con.execute(_PENDING_DDL)
+    for each in (KINDS if kind == "institutions" else (kind,)):
+        con.execute("delete from audit.pending_validation where kind = ? and period = ?", [each, period])
+        con.execute("insert into audit.pending_validation values (?, ?)", [each, period])
 
 
 def _same_bytes_other_month(loaded: dict[tuple[str, str], tuple[str, str]], f: InboxFile) -> tuple[str, str] | None:
@@ -217,12 +229,7 @@ def _stage(con: duckdb.DuckDBPyConnection, f: InboxFile, frame: pl.DataFrame, me
         # an earlier standing of these bytes under this path (vanished, or a month then out of range)
         con.execute("delete from audit.load_log where file_path = ? and sha256 = ?", [f.rel_path, f.sha256])
         _log_row(con, f, "loaded", message, now, rows_read, rows_duplicate)
-        con.execute("delete from audit.pending_validation where kind = ? and period = ?", [kind, period])
-        con.execute("insert into audit.pending_validation values (?, ?)", [kind, period])
-        if kind == "institutions":  # enrollment and staff are judged against the month's institutions
-            for other in ("enrollment", "staffing"):
-                con.execute("delete from audit.pending_validation where kind = ? and period = ?", [other, period])
-                con.execute("insert into audit.pending_validation values (?, ?)", [other, period])
+        queue_validation(con, kind, period)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -371,7 +378,7 @@ def _ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, archive: Path, ke
             seen = con.execute("select count(*) from audit.load_log where file_path = ? and sha256 = ? "
                                "and status = 'file_rejected'", [f.rel_path, f.sha256]).fetchone()[0]
             if not seen:
-                _log_row(con, f, "file_rejected", message, now)
+                _log_row(con, f, "file_rejected", message, now, with_period=False)
             result.rejected.append((f.rel_path, message))
 
     this_month = this_month or shift_month(last_full_month(), 1)

@@ -11,7 +11,7 @@ with recognised as (
     select kind, period, sha256, file_path, status, rows_read, rows_accepted, rows_rejected,
            rows_duplicate, loaded_at
     from audit.load_log
-    where kind is not null and period is not null
+    where kind is not null and period is not null and status <> 'withdrawn'
 ),
 
 months as (
