@@ -314,3 +314,47 @@ def test_tuoyu_withdraw_recomputes_the_month(tmp_path):
     assert _query(tmp_path, "select max(period) from marts.month_calendar") == [("2024-06",)]
     assert _query(tmp_path, "select status from audit.load_log where file_path = '托育机构_2024-07.csv'") == [
         ("withdrawn",)]
+
+
+def _two_months_with_a_planted_rule(tmp_path: Path) -> tuple[duckdb.DuckDBPyConnection, Path]:
+    """June and July institutions, one row without a name in each; and a copy of the suites
+    whose INS-NAME query returns July's failing rows twice (the planted defect)."""
+    suites = tmp_path / "expectations"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "expectations", suites)
+    data = (suites / "institutions.json").read_text(encoding="utf-8")
+    clean = "select b.sha256, b.period_file, b.row_number from b where b.name is null"
+    assert data.count(clean + '"') == 1
+    data = data.replace(clean + '"', clean + " union all " + clean + " and b.period_file = '2024-07'\"")
+    (suites / "institutions.json").write_text(data, encoding="utf-8")
+    inbox = tmp_path / "inbox"
+    for period in ("2024-06", "2024-07"):
+        (inbox / f"托育机构_{period}.csv").parent.mkdir(parents=True, exist_ok=True)
+        (inbox / f"托育机构_{period}.csv").write_bytes(csv_text(INSTITUTION_HEADER, [
+            institution_row(period=period, iid="JG01"), institution_row(period=period, iid="JG02", **{"机构名称": ""})]))
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    write_reference_tables(con, load_reference(default_reference_folder()))
+    ingest_inbox(con, inbox, tmp_path / "raw-archive", TEST_KEY)
+    return con, suites
+
+
+def test_gx_and_audit_disagreeing_fails_tests_and_sets_the_file_aside_at_run_time(tmp_path):
+    """The agreement check is a guard: loud in tests (strict), and in the office's run it
+    names the file and sets it aside instead of stopping the run (and every later one)."""
+    from pipeline.validate import validate
+    from pipeline.validate.gx_session import GxError
+
+    con, suites = _two_months_with_a_planted_rule(tmp_path)
+    with pytest.raises(GxError, match="托育机构_2024-07.csv"):
+        validate(con, suites_dir=suites)  # strict: TUOYU_STRICT_CHECKS=1 in the tests
+    report = validate(con, suites_dir=suites, strict=False)
+    assert report.set_aside == (("institutions", "2024-07", "托育机构_2024-07.csv"),)
+    log = {p: (s, m) for p, s, m in con.execute("select file_path, status, message from audit.load_log").fetchall()}
+    assert log["托育机构_2024-06.csv"][0] == "loaded"
+    status, message = log["托育机构_2024-07.csv"]
+    assert status == "file_rejected" and "托育机构_2024-07.csv" in message and "暂不采用" in message
+    assert con.execute("select period, rule_id from audit.rejected_rows").fetchall() == [("2024-06", "INS-NAME")]
+    assert con.execute("select period, count(*) from core.institutions group by all").fetchall() == [("2024-06", 1)]
+    assert con.execute("select count(*) from staging.institutions where period_file = '2024-07'").fetchone() == (0,)
+    con.close()
+    result, _ = _ingest(tmp_path, tmp_path / "inbox")  # the next run does not read it again
+    assert result.loaded == [] and ("托育机构_2024-07.csv", "(earlier run)") in result.rejected

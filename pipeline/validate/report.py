@@ -59,6 +59,7 @@ class ValidationReport:
     files: tuple[FileResult, ...]
     gx: dict[str, GxOutcome] = field(repr=False)
     seconds: float = 0.0
+    set_aside: tuple[tuple[str, str, str], ...] = ()  # (kind, period, file_path): GX and the audit disagreed
 
     def file(self, kind: str, period: str) -> FileResult | None:
         for result in self.files:
@@ -95,6 +96,7 @@ class ValidationReport:
         return {
             "scope": self.scope,
             "seconds": round(self.seconds, 3),
+            "set_aside": [list(f) for f in self.set_aside],
             "files": [result.as_dict() for result in self.files],
             "rule_counts": [
                 {"kind": kind, "period": period, "rule_id": rule_id, "rows": n}
@@ -152,6 +154,7 @@ def build_report(
     suites: dict[str, Suite],
     gx: dict[str, GxOutcome],
     seconds: float,
+    set_aside: tuple[tuple[str, str, str], ...] = (),
 ) -> ValidationReport:
     """Read the audit tables for the (kind, period) pairs in `validation.scope`."""
     rule_counts = {(k, p, r): n for k, p, r, n in con.execute(_RULE_COUNTS_SQL).fetchall()}
@@ -166,4 +169,5 @@ def build_report(
         for kind, period, sha256, file_path, rows_read, rows_duplicate, rows_accepted, rows_rejected,
         rows_warned, rule_ids in con.execute(_FILES_SQL).fetchall()
     )
-    return ValidationReport(scope=scope, rule_counts=rule_counts, files=files, gx=gx, seconds=seconds)
+    return ValidationReport(scope=scope, rule_counts=rule_counts, files=files, gx=gx, seconds=seconds,
+                            set_aside=set_aside)

@@ -26,8 +26,11 @@ def validated_extracts(context: dg.AssetExecutionContext, tuoyu: TuoyuResource) 
     report = validate(settings.warehouse, scope)
     with tuoyu.connection() as con:
         clear_pending(con, scope)
+    for kind, period, path in report.set_aside:
+        context.log.warning(f"file set aside ({kind} {period}): {path}: GX and the audit rows disagree")
     by_rule = report.counts_by_rule()
     return dg.MaterializeResult(metadata={
+        "files_set_aside": dg.MetadataValue.json([path for _, _, path in report.set_aside]),
         "months_validated": sum(len(v) for v in scope.values()),
         "rows_rejected": report.rows_rejected,
         "rows_warned": report.rows_warned,
