@@ -358,3 +358,30 @@ def test_gx_and_audit_disagreeing_fails_tests_and_sets_the_file_aside_at_run_tim
     con.close()
     result, _ = _ingest(tmp_path, tmp_path / "inbox")  # the next run does not read it again
     assert result.loaded == [] and ("托育机构_2024-07.csv", "(earlier run)") in result.rejected
+
+
+def test_a_file_that_fails_validation_is_set_aside_and_the_run_goes_on(tmp_path):
+    """Whatever makes validation fail on one file's values (here a planted rule that cannot
+    be evaluated on July's names; in the probe, DuckDB out of memory on a 50 MB cell): each
+    month is validated alone, July's file is set aside naming it, June is validated."""
+    from pipeline.validate.run import validate_or_set_aside
+
+    con, suites = _two_months_with_a_planted_rule(tmp_path)
+    data = (suites / "institutions.json").read_text(encoding="utf-8")
+    clean = "select b.sha256, b.period_file, b.row_number from b where b.name is null"
+    broken = (clean + " or (case when b.period_file = '2024-07' then cast(b.name as integer) > 0 else false end)")
+    data = data.replace(clean + " union all " + clean + " and b.period_file = '2024-07'\"", broken + '"')
+    (suites / "institutions.json").write_text(data, encoding="utf-8")  # the planted defect: fails on July only
+    con.close()
+    warehouse = tmp_path / "warehouse.duckdb"
+    scope = {"institutions": ["2024-06", "2024-07"]}
+    with pytest.raises(Exception):
+        validate_or_set_aside(warehouse, scope, suites_dir=suites, strict=True)
+    report = validate_or_set_aside(warehouse, scope, suites_dir=suites, strict=False)
+    assert report.set_aside == (("institutions", "2024-07", "托育机构_2024-07.csv"),)
+    assert [(f.period, f.rows_rejected) for f in report.files] == [("2024-06", 1)]
+    con = duckdb.connect(str(warehouse), read_only=True)
+    (status, message), = con.execute("select status, message from audit.load_log "
+                                     "where file_path = '托育机构_2024-07.csv'").fetchall()
+    con.close()
+    assert status == "file_rejected" and "托育机构_2024-07.csv" in message and "校验时出错" in message

@@ -22,6 +22,7 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -143,7 +144,9 @@ def validate(
                                     f"{kind}: GX counts and audit rows differ (rule: (gx, audit)) {differing} "
                                     f"in {[path for _, _, path in files]}; a rule query probably returns the same "
                                     "row twice")
-                            set_aside += _set_aside(con, kind, files, differing)
+                            rules = ", ".join(sorted(differing))
+                            set_aside += _set_aside(con, kind, files, f"校验结果核对不一致（规则 {rules}）",
+                                                    f"GX and the audit rows disagree on {rules}")
                         outcomes[kind] = outcome
                         log.info("validated %s %s: %s", kind, ",".join(plan[kind]),
                                  {rule: n for rule, n in written.items() if n})
@@ -182,22 +185,59 @@ def _files_disagreeing(con: duckdb.DuckDBPyConnection, suite: Suite,
 
 
 def _set_aside(con: duckdb.DuckDBPyConnection, kind: str, files: list[tuple[str, str, str]],
-               differing: dict[str, tuple[int | None, int]]) -> list[tuple[str, str, str]]:
-    """Set aside the files GX and the audit rows disagree on, in one transaction, saying so."""
+               reason_zh: str, reason_en: str) -> list[tuple[str, str, str]]:
+    """Set aside `files` (period, sha256, path) of `kind`, in one transaction, saying why."""
     from pipeline.ingest.withdraw import set_aside
 
-    rules = ", ".join(sorted(differing))
     now = datetime.now().replace(microsecond=0)
     con.execute("begin transaction")
     try:
         for period, sha256, path in files:
             set_aside(con, kind, period, sha256, "file_rejected",
-                      f"文件 {path}：校验结果核对不一致（规则 {rules}），为避免统计出错，本文件暂不采用，该月此类数据暂缺。"
+                      f"文件 {path}：{reason_zh}，为避免统计出错，本文件暂不采用，该月此类数据暂缺。"
                       "请把此文件和本说明交给技术人员检查；问题解决后重新报送该文件即可。"
-                      f" File {path}: GX and the audit rows disagree on {rules}; set aside.", now)
-            log.error("validation: %s %s set aside, GX and audit rows disagree on %s", kind, path, rules)
+                      f" File {path}: {reason_en}; set aside.", now)
+            log.error("validation: %s %s set aside: %s", kind, path, reason_en)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
     return [(kind, period, path) for period, _, path in files]
+
+
+def validate_or_set_aside(path: str | Path, scope: dict[str, list[str]], *, suites_dir: Path = SUITES_DIR,
+                          strict: bool | None = None) -> ValidationReport:
+    """`validate(path, scope)` for the office's run: when validation of the whole scope fails
+    (DuckDB out of memory on a cell, a rule that cannot be evaluated on some file's values),
+    each kind × month is validated alone, in order, and the current file of one that still
+    fails is set aside with a message naming it; then the scope is validated again. So no
+    file can stop the run, or leave its month queued for every later run to trip on. When
+    no kind × month validates alone, the fault is not a file's (a full disk, a broken
+    warehouse): the first error is raised as it was."""
+    if strict is None:
+        strict = os.environ.get(STRICT_ENV, "").strip() == "1"
+    try:
+        return validate(path, scope, suites_dir=suites_dir, strict=strict)
+    except Exception as first:
+        if strict:
+            raise
+        log.error("validation of %s failed (%s): validating each month alone", scope, type(first).__name__)
+        failed: list[tuple[str, str, str]] = []
+        passed = 0
+        for kind in VALIDATION_ORDER:
+            for period in scope.get(kind, []):
+                try:
+                    validate(path, {kind: [period]}, cascade=False, suites_dir=suites_dir, strict=False)
+                    passed += 1
+                except Exception as exc:  # noqa: BLE001 - any error of this month is its file's
+                    failed.append((kind, period, type(exc).__name__))
+        if not passed or not failed:
+            raise first
+        aside: list[tuple[str, str, str]] = []
+        with _connection(path) as con:
+            for kind, period, error in failed:
+                files = con.execute("select period, sha256, file_path from audit.current_files "
+                                    "where kind = ? and period = ?", [kind, period]).fetchall()
+                aside += _set_aside(con, kind, files, f"校验时出错（{error}）", f"validation failed ({error})")
+        report = validate(path, scope, suites_dir=suites_dir, strict=False)
+        return replace(report, set_aside=report.set_aside + tuple(aside))

@@ -15,7 +15,7 @@ from pipeline.validate.trust import file_trust, threshold
     "whose extracts changed: failing rows go to audit.rejected_rows (R) or audit.row_warnings (W); "
     "core.institutions / enrollment / staffing hold the accepted rows."))
 def validated_extracts(context: dg.AssetExecutionContext, tuoyu: TuoyuResource) -> dg.MaterializeResult:
-    from pipeline.validate import validate  # imports great_expectations: only when validating
+    from pipeline.validate.run import validate_or_set_aside  # imports great_expectations: only when validating
 
     settings = tuoyu.settings()
     with tuoyu.connection() as con:
@@ -23,7 +23,7 @@ def validated_extracts(context: dg.AssetExecutionContext, tuoyu: TuoyuResource) 
     if not scope:
         context.log.info("nothing new to validate")
         return dg.MaterializeResult(metadata={"months_validated": 0})
-    report = validate(settings.warehouse, scope)
+    report = validate_or_set_aside(settings.warehouse, scope)  # a file that fails validation is set aside
     with tuoyu.connection() as con:
         clear_pending(con, scope)
     for kind, period, path in report.set_aside:
