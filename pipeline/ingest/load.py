@@ -163,10 +163,14 @@ def bounded(message: str | None, limit: int = MAX_MESSAGE_CHARS) -> str | None:
 
 def _log_row(con: duckdb.DuckDBPyConnection, f: InboxFile, status: str, message: str | None,
              now: datetime, rows_read: int | None = None, rows_duplicate: int | None = None,
-             *, with_period: bool = True) -> None:
+             *, with_period: bool = True, replacing: bool = False) -> None:
     """One load-log row. `with_period=False` for a file whose month is out of range: the
-    month is in its name and message, and no month span (status, marts) reaches out to it."""
+    month is in its name and message, and no month span (status, marts) reaches out to it.
+    `replacing`: first remove an earlier standing of these bytes under this path (vanished,
+    or a month then out of range), so that a version has one row."""
     message = bounded(message)
+    if replacing:
+        con.execute("delete from audit.load_log where file_path = ? and sha256 = ?", [f.rel_path, f.sha256])
     con.execute(
         """
         insert into audit.load_log (file_path, kind, period, sha256, rows_read, rows_accepted,
@@ -226,9 +230,7 @@ def _stage(con: duckdb.DuckDBPyConnection, f: InboxFile, frame: pl.DataFrame, me
             "where kind = ? and period = ? and status = 'loaded'",
             [f"已被新版本 {f.rel_path} 取代（修订）。Superseded by a revised file.", kind, period],
         )
-        # an earlier standing of these bytes under this path (vanished, or a month then out of range)
-        con.execute("delete from audit.load_log where file_path = ? and sha256 = ?", [f.rel_path, f.sha256])
-        _log_row(con, f, "loaded", message, now, rows_read, rows_duplicate)
+        _log_row(con, f, "loaded", message, now, rows_read, rows_duplicate, replacing=True)
         queue_validation(con, kind, period)
         con.execute("commit")
     except BaseException:
@@ -401,7 +403,8 @@ def _ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, archive: Path, ke
                 _log_row(con, f, "vanished",
                          f"文件 {f.rel_path} 在本次运行中被移走、删除或换成了链接（{delivery.vanished}），未载入。"
                          "如仍需载入，请把文件本身放回收件箱后重新运行。"
-                         f" File vanished (or became a link) during the run: {delivery.vanished}; not loaded.", now)
+                         f" File vanished (or became a link) during the run: {delivery.vanished}; not loaded.", now,
+                         replacing=True)
                 result.vanished.append(f.rel_path)
                 log.warning("file vanished: %s", f.rel_path)
                 continue
@@ -417,7 +420,7 @@ def _ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, archive: Path, ke
             if delivery.rejected is not None:
                 exc = delivery.rejected
                 keep = f"此前载入的版本 {previous[1]} 继续有效。" if previous else "该月此类数据暂缺。"
-                _log_row(con, f, "file_rejected", f"{exc.zh}{keep} {exc.en}", now)
+                _log_row(con, f, "file_rejected", f"{exc.zh}{keep} {exc.en}", now, replacing=True)
                 result.rejected.append((f.rel_path, exc.zh))
                 log.warning("file rejected: %s: %s", f.rel_path, exc.en)
                 continue
