@@ -40,6 +40,8 @@ VARIABLES = {
     "log_level": "TUOYU_LOG_LEVEL",
     "sql_timeout": "TUOYU_SQL_TIMEOUT",
     "sql_memory_limit": "TUOYU_SQL_MEMORY_LIMIT",
+    "first_month": "TUOYU_FIRST_MONTH",
+    "strict_checks": "TUOYU_STRICT_CHECKS",
     "dagster_home": "DAGSTER_HOME",
 }
 
@@ -55,6 +57,8 @@ DEFAULT_MEMORY_LIMIT = "3GB"
 # One analyst's query may not starve the monthly run (pipeline/analysts/query.py).
 DEFAULT_SQL_TIMEOUT = 60.0
 DEFAULT_SQL_MEMORY_LIMIT = "2GB"
+# Files of months before it are rejected (a typo such as 1900-01 would span a century).
+DEFAULT_FIRST_MONTH = "2019-01"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_LOG_LEVEL = "WARNING"
 
@@ -81,6 +85,8 @@ class Settings:
     log_level: str = DEFAULT_LOG_LEVEL
     sql_timeout: float = DEFAULT_SQL_TIMEOUT
     sql_memory_limit: str = DEFAULT_SQL_MEMORY_LIMIT
+    first_month: str = DEFAULT_FIRST_MONTH  # files of earlier months are rejected
+    strict_checks: bool = False  # a GX/audit disagreement stops validation (the test suite's setting)
     dagster_home: Path | None = None  # None: beside the warehouse (`instance_home`)
 
     @classmethod
@@ -117,6 +123,8 @@ class Settings:
             sql_timeout=_sql_timeout(get("sql_timeout")),
             sql_memory_limit=_memory_limit(get("sql_memory_limit"), "TUOYU_SQL_MEMORY_LIMIT",
                                            DEFAULT_SQL_MEMORY_LIMIT),
+            first_month=_first_month(get("first_month") or DEFAULT_FIRST_MONTH),
+            strict_checks=_flag(get("strict_checks"), "TUOYU_STRICT_CHECKS"),
             dagster_home=Path(dagster_home) if dagster_home else None,
         )
 
@@ -175,6 +183,27 @@ def _demo(raw: str) -> bool:
         return False
     raise ConfigError(f"TUOYU_DEMO 应为 1（演示/测试模式，使用公开的演示密钥）或 0，现为 {raw!r}。"
                       f" TUOYU_DEMO must be 1 (demo/test mode) or 0, not {raw!r}.")
+
+
+def _flag(raw: str, variable: str) -> bool:
+    if raw.lower() in _YES:
+        return True
+    if not raw or raw.lower() in _NO:
+        return False
+    raise ConfigError(f"{variable} 应为 1 或 0，现为 {raw!r}。 {variable} must be 1 or 0, not {raw!r}.")
+
+
+def _first_month(text: str) -> str:
+    """TUOYU_FIRST_MONTH: files of earlier months are rejected (default 2019-01)."""
+    from pipeline.period import is_period
+
+    if not is_period(text) or text < "1949-10":
+        raise ConfigError(
+            f"设置项 TUOYU_FIRST_MONTH 的值“{text}”不是有效的月份：请写成 2019-01 这样的年-月（不早于 1949-10），"
+            "或删除该设置（默认 2019-01）。"
+            f" TUOYU_FIRST_MONTH must be a month written YYYY-MM, not {text!r}."
+        )
+    return text
 
 
 def _lock_wait(raw: str) -> float:

@@ -18,6 +18,10 @@ REPO = Path(__file__).resolve().parents[1]
 # value and load count (tests/conformance/README.md). Reproduced exactly by test_conformance.
 CONFORMANCE = REPO / "tests" / "conformance"
 TEST_KEY = b"test-key-for-pseudonyms"
+# In tests, GX and the audit rows disagreeing stops validation (in the office's run it sets
+# the file aside): pipeline/validate/run.py. In-process runs whose Settings come from the
+# environment read it; `tuoyu run` subprocesses get no TUOYU_* variable.
+os.environ.setdefault("TUOYU_STRICT_CHECKS", "1")
 
 
 def pytest_collection_modifyitems(config, items):

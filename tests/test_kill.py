@@ -134,7 +134,7 @@ PUB_DB = "*/published/tuoyu.duckdb"
 CHAINS: dict[str, list[KillPoint]] = {
     "chain1": [
         _fp("ingest", "open", 0, INBOX_FILE),                                  # hashing the inbox
-        _fp("ingest", "shutil.copyfile", 1, ARCHIVE_TMP, when="after"),         # first archive copy not renamed
+        _fp("ingest", "os.rename", 0, ARCHIVE_TMP),                             # first archive copy written, not renamed
         _fp("validation", "tempfile.mkdtemp", 0, GX_TEMP, delay=0.3, gate=GX_IMPORTED),  # GX at work
         _fp("validation", "open", 0, CORE_SQL, 2),                              # all validated, months still queued
         _fp("report", "os.rename", 1, CHART),                                   # first chart in its temp file

@@ -204,7 +204,8 @@ def test_the_code_version_follows_the_code(tmp_path, monkeypatch):
 def _tick(monkeypatch, inbox: Path, warehouse: Path, cursor: str | None = None):
     monkeypatch.setenv("TUOYU_INBOX", str(inbox))
     monkeypatch.setenv("TUOYU_WAREHOUSE", str(warehouse))
-    return load_definitions().resolve_sensor_def("inbox_sensor")  # on TUOYU_INBOX, as Dagster loads it.evaluate_tick(dg.build_sensor_context(cursor=cursor))
+    sensor = load_definitions().resolve_sensor_def("inbox_sensor")  # on TUOYU_INBOX, as Dagster loads it
+    return sensor.evaluate_tick(dg.build_sensor_context(cursor=cursor))
 
 
 def test_the_sensor_starts_no_run_for_the_inbox_the_last_run_loaded(workspace, monkeypatch, tmp_path):

@@ -131,7 +131,7 @@ def test_every_query_returns_row_addresses_only(tmp_path) -> None:
         for rule in suite.rules:
             query = rule.query_for(batch_relation(kind))
             columns = [row[0] for row in con.execute(f"describe {query}").fetchall()]
-            assert columns == ["sha256", "row_number"], rule.rule_id
+            assert columns == ["sha256", "period_file", "row_number"], rule.rule_id  # file version, month, row
             assert con.execute(query).fetchall() == [], rule.rule_id
 
 

@@ -172,6 +172,15 @@ def cmd_fix(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_withdraw(args: argparse.Namespace, settings: Settings) -> int:
+    """Withdraw a delivered file version (kept in the raw archive), then run, so that its
+    month is recomputed."""
+    from pipeline.ingest.withdraw import withdraw_command
+
+    code = withdraw_command(settings, args.target, args.month, on_wait=_to_stderr)
+    return code or _run(settings)
+
+
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     """The Dagster UI on 127.0.0.1 with the schedule and sensor, one run at a time, on the
     project's own instance (the one `tuoyu run` uses): `dagster dev` is started with its
@@ -227,6 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", default=None, metavar="FILE")
     p.add_argument("--force", action="store_true", help="replace an existing export file")
     p.set_defaults(func=cmd_fix)
+
+    p = sub.add_parser("withdraw", help="withdraw a delivered file (FILE, or KIND MONTH) and recompute its month")
+    p.add_argument("target", metavar="FILE|KIND", help="the file as delivered, or 托育机构/在托幼儿/从业人员")
+    p.add_argument("month", nargs="?", default=None, metavar="MONTH", help="YYYY-MM, with KIND")
+    p.set_defaults(func=cmd_withdraw)
 
     p = sub.add_parser("dev", help="start the Dagster UI (127.0.0.1) with schedule and sensor")
     p.add_argument("--port", type=int, default=3000)

@@ -221,6 +221,9 @@ def _summary(settings: Settings, started: datetime, result) -> list[str]:
         unrecognised = [p for (p,) in con.execute(
             """select file_path from audit.load_log
                where status = 'unrecognised' and loaded_at >= ? order by file_path""", [started]).fetchall()]
+        vanished = con.execute(
+            """select file_path, message from audit.load_log
+               where status = 'vanished' and loaded_at >= ? order by file_path""", [started]).fetchall()
     finally:
         con.close()
 
@@ -253,6 +256,9 @@ def _summary(settings: Settings, started: datetime, result) -> list[str]:
     if earlier > 0:
         lines.append(f"另有 {earlier} 个此前拒收的文件仍在收件箱，尚未重新报送（见 tuoyu status）。"
                      f" {earlier} file(s) rejected earlier are still waiting for a corrected version.")
+    if vanished:
+        lines.append("运行中被移走、未载入的文件 Files gone during the run (not loaded):")
+        lines += [f"  {path}：{message}" for path, message in vanished]
     if unrecognised:
         lines.append("文件名无法识别、未读取的文件 Files not read (name not recognised):")
         lines += [f"  {path}" for path in unrecognised]

@@ -162,7 +162,7 @@ def status(con: duckdb.DuckDBPyConnection, *, through: str | None = None) -> Sta
     so that a month with nothing at all shows as missing.
     """
     log = _rows(con, "select * from audit.load_log") if table_exists(con, "audit", "load_log") else []
-    recognised = [r for r in log if r["status"] != "unrecognised" and r["kind"] and r["period"]]
+    recognised = [r for r in log if r["status"] not in ("unrecognised", "withdrawn") and r["kind"] and r["period"]]
     unrecognised = sorted({r["file_path"] for r in log if r["status"] == "unrecognised"})
     periods = sorted({r["period"] for r in recognised} | ({through} if through else set()))
     months = []

@@ -66,6 +66,8 @@ class TuoyuResource(dg.ConfigurableResource):
     log_level: str = ""
     sql_timeout: str = ""
     sql_memory_limit: str = ""
+    first_month: str = ""
+    strict_checks: str = ""
     dagster_home: str = ""
 
     @classmethod

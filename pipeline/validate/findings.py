@@ -6,6 +6,10 @@ qualified batch view) and insert one audit row per failing row and rule, then se
 rows_accepted / rows_rejected of each file's `loaded` load-log row. All in one transaction,
 so a month is never left half validated.
 
+A row is known by its file version, its month and its place in the file (`sha256`,
+`period_file`, `row_number`): two months may hold byte-identical files (a June file
+copied as July's), so the hash alone does not say which month's row a finding is about.
+
 The rule queries themselves are cheap; what costs is finding each failing row's source row,
 institution and values in the batch (a join over every row of the months in scope). So the
 failing keys of all rules are collected first (`validation_keys`, a temporary table of this
@@ -30,8 +34,8 @@ _RULES = "validation_rules"
 _FOUND = "validation_found"
 
 _KEYS_SQL = f"""
-insert into {_KEYS} (position, sha256, row_number)
-select distinct $position, sha256, row_number from (
+insert into {_KEYS} (position, sha256, period, row_number)
+select distinct $position, sha256, period_file, row_number from (
 {{query}}
 )"""
 
@@ -41,8 +45,8 @@ create or replace temp table {_FOUND} as
 select k.position, k.sha256, cf.kind, cf.period, k.row_number, b.source_row, b.institution_id,
        case when b.sha256 is not null then {{row_values}} end as row_values
 from {_KEYS} as k
-join audit.current_files as cf on cf.kind = $kind and cf.sha256 = k.sha256
-left join {{batch}} as b on b.sha256 = k.sha256 and b.row_number = k.row_number"""
+join audit.current_files as cf on cf.kind = $kind and cf.period = k.period and cf.sha256 = k.sha256
+left join {{batch}} as b on b.sha256 = k.sha256 and b.period_file = k.period and b.row_number = k.row_number"""
 
 _INSERT_SQL = f"""
 insert into {{table}}
@@ -71,8 +75,8 @@ from (
     from audit.current_files as cf
     join {scope} as s on s.kind = cf.kind and s.period = cf.period
     left join {batch} as b on b.sha256 = cf.sha256 and b.period_file = cf.period
-    left join (select distinct sha256, row_number from audit.rejected_rows where kind = $kind) as r
-        on r.sha256 = b.sha256 and r.row_number = b.row_number
+    left join (select distinct sha256, period, row_number from audit.rejected_rows where kind = $kind) as r
+        on r.sha256 = b.sha256 and r.period = b.period_file and r.row_number = b.row_number
     where cf.kind = $kind
     group by cf.sha256, cf.period
 ) as c
@@ -86,7 +90,8 @@ def write_findings(con: duckdb.DuckDBPyConnection, suite: Suite) -> dict[str, in
     try:
         for table in AUDIT_TABLE.values():
             con.execute(_DELETE_SQL.format(table=table, scope=SCOPE_TABLE), {"kind": suite.kind})
-        con.execute(f"create or replace temp table {_KEYS} (position integer, sha256 varchar, row_number integer)")
+        con.execute(f"create or replace temp table {_KEYS} "
+                    "(position integer, sha256 varchar, period varchar, row_number integer)")
         con.execute(f"create or replace temp table {_RULES} "
                     "(position integer, rule_id varchar, severity varchar, message varchar)")
         con.executemany(f"insert into {_RULES} values (?, ?, ?, ?)",

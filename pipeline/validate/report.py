@@ -59,6 +59,7 @@ class ValidationReport:
     files: tuple[FileResult, ...]
     gx: dict[str, GxOutcome] = field(repr=False)
     seconds: float = 0.0
+    set_aside: tuple[tuple[str, str, str], ...] = ()  # (kind, period, file_path): GX and the audit disagreed
 
     def file(self, kind: str, period: str) -> FileResult | None:
         for result in self.files:
@@ -95,6 +96,7 @@ class ValidationReport:
         return {
             "scope": self.scope,
             "seconds": round(self.seconds, 3),
+            "set_aside": [list(f) for f in self.set_aside],
             "files": [result.as_dict() for result in self.files],
             "rule_counts": [
                 {"kind": kind, "period": period, "rule_id": rule_id, "rows": n}
@@ -120,15 +122,16 @@ order by all"""
 
 _FILES_SQL = f"""
 with warned as (
-    select w.kind, w.sha256, count(distinct w.row_number) as rows_warned
+    select w.kind, w.period, w.sha256, count(distinct w.row_number) as rows_warned
     from audit.row_warnings as w
     where w.row_number > 0
       and not exists (select 1 from audit.rejected_rows as r
-                      where r.kind = w.kind and r.sha256 = w.sha256 and r.row_number = w.row_number)
+                      where r.kind = w.kind and r.period = w.period and r.sha256 = w.sha256
+                        and r.row_number = w.row_number)
     group by all
 ),
 file_warnings as (
-    select kind, sha256, list(distinct rule_id order by rule_id) as rule_ids
+    select kind, period, sha256, list(distinct rule_id order by rule_id) as rule_ids
     from audit.row_warnings
     where row_number = 0
     group by all
@@ -140,8 +143,8 @@ select cf.kind, cf.period, cf.sha256, cf.file_path,
 from audit.current_files as cf
 join {SCOPE_TABLE} as s on s.kind = cf.kind and s.period = cf.period
 join audit.load_log as l on l.status = 'loaded' and l.kind = cf.kind and l.sha256 = cf.sha256 and l.period = cf.period
-left join warned as w on w.kind = cf.kind and w.sha256 = cf.sha256
-left join file_warnings as fw on fw.kind = cf.kind and fw.sha256 = cf.sha256
+left join warned as w on w.kind = cf.kind and w.period = cf.period and w.sha256 = cf.sha256
+left join file_warnings as fw on fw.kind = cf.kind and fw.period = cf.period and fw.sha256 = cf.sha256
 order by cf.period, cf.kind"""
 
 
@@ -151,6 +154,7 @@ def build_report(
     suites: dict[str, Suite],
     gx: dict[str, GxOutcome],
     seconds: float,
+    set_aside: tuple[tuple[str, str, str], ...] = (),
 ) -> ValidationReport:
     """Read the audit tables for the (kind, period) pairs in `validation.scope`."""
     rule_counts = {(k, p, r): n for k, p, r, n in con.execute(_RULE_COUNTS_SQL).fetchall()}
@@ -165,4 +169,5 @@ def build_report(
         for kind, period, sha256, file_path, rows_read, rows_duplicate, rows_accepted, rows_rejected,
         rows_warned, rule_ids in con.execute(_FILES_SQL).fetchall()
     )
-    return ValidationReport(scope=scope, rule_counts=rule_counts, files=files, gx=gx, seconds=seconds)
+    return ValidationReport(scope=scope, rule_counts=rule_counts, files=files, gx=gx, seconds=seconds,
+                            set_aside=set_aside)

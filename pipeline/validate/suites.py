@@ -2,7 +2,7 @@
 
 `expectations/<kind>.json` is the single definition of the row rules of extract-format.md §2 for
 that kind. Every expectation is an `UnexpectedRowsExpectation` whose query selects
-`sha256, row_number` of the failing rows of `{batch}`; its `meta` says which rule it is:
+`sha256, period_file, row_number` of the failing rows of `{batch}`; its `meta` says which rule it is:
 
     rule_id     stable id, e.g. ENR-CHILD-ID-CHECK
     severity    R (reject into audit.rejected_rows) or W (warn into audit.row_warnings)

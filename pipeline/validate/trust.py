@@ -47,7 +47,8 @@ def file_trust(con: duckdb.DuckDBPyConnection, kind: str, period: str | None = N
     rows = con.execute(
         """select l.period, l.file_path, l.rows_read,
                   (select count(distinct r.row_number) from audit.rejected_rows r
-                   where r.sha256 = l.sha256 and not list_contains(?, r.rule_id))
+                   where r.kind = l.kind and r.period = l.period and r.sha256 = l.sha256
+                     and not list_contains(?, r.rule_id))
            from audit.load_log l
            where l.status = 'loaded' and l.kind = ? and (? is null or l.period = ?)
            order by l.period""",

@@ -17,7 +17,7 @@ accepted as (
     from current_rows as c
     where not exists (
         select 1 from audit.rejected_rows as r
-        where r.kind = 'enrollment' and r.sha256 = c.sha256 and r.row_number = c.row_number
+        where r.kind = 'enrollment' and r.sha256 = c.sha256 and r.period = c.period_file and r.row_number = c.row_number
     )
 ),
 

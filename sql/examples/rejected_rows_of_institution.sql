@@ -19,7 +19,7 @@ with rejected as (
 
 files as (
 
-    select sha256, file_path
+    select kind, period, sha256, file_path
     from audit.load_log
     where status = 'loaded'
 
@@ -37,6 +37,8 @@ final as (
     from rejected
     inner join files
         on files.sha256 = rejected.sha256
+        and files.kind = rejected.kind
+        and files.period = rejected.period
 
 )
 

@@ -15,6 +15,7 @@ with rejected as (
     inner join audit.current_files as current_files
         on current_files.sha256 = finding_counts.sha256
         and current_files.kind = finding_counts.kind
+        and current_files.period = finding_counts.period
     where finding_counts.severity = 'R'
 
 ),

@@ -12,7 +12,7 @@ with recognised as (
     select kind, period, sha256, file_path, status, rows_read, rows_accepted, rows_rejected,
            rows_duplicate, loaded_at
     from audit.load_log
-    where kind is not null and period is not null
+    where kind is not null and period is not null and status <> 'withdrawn'
 ),
 
 months as (
@@ -47,7 +47,7 @@ warned as (
     where w.row_number > 0
       and not exists (
           select 1 from audit.rejected_rows as r
-          where r.kind = w.kind and r.sha256 = w.sha256 and r.row_number = w.row_number
+          where r.kind = w.kind and r.period = w.period and r.sha256 = w.sha256 and r.row_number = w.row_number
       )
     group by w.kind, w.period, w.sha256
 ),

@@ -13,7 +13,7 @@ with recognised_files as (
     from audit.load_log
     where kind is not null
       and period is not null
-      and status <> 'unrecognised'
+      and status not in ('unrecognised', 'withdrawn')  -- a withdrawn delivery spans nothing
 
 ),
 

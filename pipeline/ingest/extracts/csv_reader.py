@@ -6,17 +6,17 @@ from __future__ import annotations
 import csv
 import io
 import re
-from pathlib import Path
 
 import polars as pl
 
+from pipeline.ingest.extracts.limits import LIMITS, check_header, check_rows
 from pipeline.ingest.extracts.table import (HEADER_SEARCH_ROWS, MAX_HEAD_LINES, FileRejected, RawTable, find_header,
                                             finish, non_blank)
 
 # A CSV is read whole into memory (about ten times its size at the peak): refuse one far
 # beyond any county's monthly extract before reading it, rather than let it exhaust the
 # memory of every run that meets it. A million-row enrollment file is about 90 MB.
-MAX_CSV_BYTES = 256 * 1024 * 1024
+MAX_CSV_BYTES = LIMITS.max_csv_bytes
 
 
 def decode_csv(data: bytes, filename: str) -> tuple[str, str]:
@@ -83,22 +83,23 @@ def _head_rows(text: str) -> list[tuple[int, list[str]]]:
         wanted *= 4
 
 
-def _check_size(path: Path, filename: str) -> None:
-    size = path.stat().st_size
-    if size > MAX_CSV_BYTES:
-        raise FileRejected(
-            f"文件 {filename}：大小 {size // (1024 * 1024)} MB，超过单个报表文件的上限 {MAX_CSV_BYTES // (1024 * 1024)} MB，"
-            "为安全起见未读取。请确认是否误放了其他文件；确需报送时请按机构或镇街拆分后重新报送。",
-            f"File {filename}: {size} bytes, above the limit of {MAX_CSV_BYTES} bytes; not read.",
-        )
+def too_large(size: int, filename: str, limit: int = MAX_CSV_BYTES) -> FileRejected:
+    return FileRejected(
+        f"文件 {filename}：大小 {size // (1024 * 1024)} MB，超过单个报表文件的上限 {limit // (1024 * 1024)} MB，"
+        "为安全起见未读取。请确认是否误放了其他文件；确需报送时请按机构或镇街拆分后重新报送。",
+        f"File {filename}: {size} bytes, above the limit of {limit} bytes; not read.",
+    )
 
 
-def read_csv(path: Path, kind: str, filename: str) -> RawTable:
-    _check_size(path, filename)
-    text, encoding = decode_csv(path.read_bytes(), filename)
+def read_csv(data: bytes, kind: str, filename: str) -> RawTable:
+    """A CSV's bytes (read once by the caller, who hashes and archives the same bytes)."""
+    if len(data) > MAX_CSV_BYTES:
+        raise too_large(len(data), filename)
+    text, encoding = decode_csv(data, filename)
     text = _unix_line_ends(text)
     head = _head_rows(text)
     index, mapping, extras = find_header(head, kind, filename)
+    check_header(head, index, filename)
     width = max(mapping) + 1
     try:
         frame = pl.read_csv(
@@ -116,6 +117,8 @@ def read_csv(path: Path, kind: str, filename: str) -> RawTable:
     except pl.exceptions.ComputeError:
         # Loading such a file as empty would replace the month's figures by nothing.
         raise _unreadable_csv(text, filename) from None
+    del text
+    check_rows(frame, mapping, filename, first_data_row=index + 2)
     rows = finish(frame, mapping, kind, first_data_row=index + 2)
     return RawTable(rows, encoding, extras, index + 1)
 

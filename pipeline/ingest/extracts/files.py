@@ -119,22 +119,49 @@ class NotRegularFile(OSError):
     """A named pipe, socket or device where a file was expected."""
 
 
-def sha256_of(path: Path) -> str:
-    """SHA-256 of a regular file's bytes. A symbolic link is not followed, and anything else
-    that is not a regular file raises NotRegularFile (opening a named pipe would otherwise
-    wait for a writer forever)."""
+class TooLarge(OSError):
+    """A file above the size it may have to be read into memory (`read_regular`)."""
+
+    def __init__(self, size: int):
+        super().__init__(f"{size} bytes")
+        self.size = size
+
+
+def _open_regular(path: Path) -> int:
+    """A descriptor of a regular file. A symbolic link is not followed (O_NOFOLLOW), and
+    anything else that is not a regular file raises NotRegularFile (opening a named pipe
+    would otherwise wait for a writer forever: O_NONBLOCK, then fstat)."""
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     fd = os.open(path, flags)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise NotRegularFile(f"not a regular file: {path}")
-        digest = hashlib.sha256()
-        with os.fdopen(os.dup(fd), "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
-    finally:
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
+        raise NotRegularFile(f"not a regular file: {path}")
+    return fd
+
+
+def sha256_of(path: Path) -> str:
+    """SHA-256 of a regular file's bytes, read in blocks (see `_open_regular`)."""
+    fd = _open_regular(path)
+    digest = hashlib.sha256()
+    with os.fdopen(fd, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_regular(path: Path, max_bytes: int | None = None) -> bytes:
+    """A regular file's bytes, from one opening (see `_open_regular`): the caller hashes,
+    archives and parses these same bytes, so a file replaced meanwhile is one version or the
+    other, never a mix. Raises TooLarge, before reading, above `max_bytes`."""
+    fd = _open_regular(path)
+    with os.fdopen(fd, "rb") as f:
+        size = os.fstat(fd).st_size
+        if max_bytes is not None and size > max_bytes:
+            raise TooLarge(size)
+        data = f.read() if max_bytes is None else f.read(max_bytes + 1)
+    if max_bytes is not None and len(data) > max_bytes:  # it grew after fstat
+        raise TooLarge(len(data))
+    return data
 
 
 _EPOCH = datetime.fromtimestamp(0, timezone.utc)

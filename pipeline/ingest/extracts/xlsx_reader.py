@@ -7,20 +7,21 @@ would exhaust memory); id numbers stored as numbers are read as Excel shows them
 
 from __future__ import annotations
 
+import io
 import math
 import re
 import struct
 import zipfile
 import zlib
-from pathlib import Path
 
 import polars as pl
 
+from pipeline.ingest.extracts.limits import LIMITS, check_header, check_rows
 from pipeline.ingest.extracts.table import MAX_HEAD_LINES, FileRejected, RawTable, find_header, finish, non_blank
 
 # An XLSX is a zip: refuse one whose declared uncompressed size could not be a monthly
 # extract before decompressing anything (a "zip bomb" would exhaust memory).
-MAX_XLSX_UNCOMPRESSED = 512 * 1024 * 1024
+MAX_XLSX_UNCOMPRESSED = LIMITS.max_xlsx_uncompressed
 
 
 def _not_a_workbook(filename: str) -> FileRejected:
@@ -98,14 +99,14 @@ def _inflated_size(handle, info: zipfile.ZipInfo, limit: int, scan: list[bool] |
     return total
 
 
-def _check_zip(path: Path, filename: str) -> bool:
+def _check_zip(data: bytes, filename: str) -> bool:
     """Refuse a workbook that inflates beyond MAX_XLSX_UNCOMPRESSED: first by the sizes it
     declares (a plain zip bomb costs nothing to refuse), then by inflating each member
     once, counting and keeping nothing (a crafted zip may declare less than it holds).
     Returns whether a worksheet may hold a number of 12 or more digits (the same pass)."""
     large = [False]
     try:
-        with open(path, "rb") as handle, zipfile.ZipFile(handle) as z:
+        with io.BytesIO(data) as handle, zipfile.ZipFile(handle) as z:
             infos = z.infolist()
             declared = sum(info.file_size for info in infos)
             if declared > MAX_XLSX_UNCOMPRESSED:
@@ -168,12 +169,13 @@ def _is_float(text: str | None) -> bool:
         return False
 
 
-def read_xlsx(path: Path, kind: str, filename: str) -> RawTable:
+def read_xlsx(data: bytes, kind: str, filename: str) -> RawTable:
+    """A workbook's bytes (read once by the caller, who hashes and archives the same bytes)."""
     import fastexcel
 
-    large_numbers = _check_zip(path, filename)
+    large_numbers = _check_zip(data, filename)
     try:
-        reader = fastexcel.read_excel(path)
+        reader = fastexcel.read_excel(data)
         # skip_rows=0: from row 1 even when the first rows are empty, so that row numbers
         # are the ones the clerk sees in Excel.
         sheet = reader.load_sheet(0, header_row=None, skip_rows=0, dtypes="string")
@@ -185,11 +187,13 @@ def read_xlsx(path: Path, kind: str, filename: str) -> RawTable:
         ) from None
     head = non_blank(enumerate(list(r) for r in frame.head(MAX_HEAD_LINES).iter_rows()))
     index, mapping, extras = find_header(head, kind, filename)
+    check_header(head, index, filename)
     for i, col in mapping.items():
         if large_numbers and col.type == "id" and i < frame.width:
             frame = _numbers_as_excel_shows_them(reader, frame, i)
-    data = frame.slice(index + 1)
-    rows = finish(data, mapping, kind, first_data_row=index + 2)
+    body = frame.slice(index + 1)
+    check_rows(body, mapping, filename, first_data_row=index + 2)
+    rows = finish(body, mapping, kind, first_data_row=index + 2)
     # fastexcel writes a date cell as `2023-06-15 00:00:00` (with the time of day when it has
     # one): keep the date, as for an Excel serial with a fraction (docs/decisions.md). In the
     # 统计月份 column, Excel turns a typed `2023-06` or `2023年6月` into a date cell of the

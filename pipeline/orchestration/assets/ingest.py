@@ -33,7 +33,7 @@ def staged_extracts(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[T
     with tuoyu.connection() as con:
         try:
             result = ingest_inbox(con, settings.inbox, settings.archive, settings.key(),
-                                  progress=context.log.debug)
+                                  progress=context.log.debug, first_month=settings.first_month)
         except InboxMissing as exc:  # not transient: no retries, the message says what to do
             raise dg.Failure(description=str(exc), allow_retries=False) from None
         rows = dict(con.execute(

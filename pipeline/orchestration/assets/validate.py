@@ -15,19 +15,22 @@ from pipeline.validate.trust import file_trust, threshold
     "whose extracts changed: failing rows go to audit.rejected_rows (R) or audit.row_warnings (W); "
     "core.institutions / enrollment / staffing hold the accepted rows."))
 def validated_extracts(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[Tuoyu]) -> dg.MaterializeResult:
-    from pipeline.validate import validate  # imports great_expectations: only when validating
+    from pipeline.validate.run import validate_or_set_aside  # imports great_expectations: only when validating
 
     with tuoyu.connection() as con:
         scope = pending_scope(con)
     if not scope:
         context.log.info("nothing new to validate")
         return dg.MaterializeResult(metadata={"months_validated": 0})
-    with tuoyu.connection() as con:
-        report = validate(con, scope)
+    with tuoyu.connection() as con:  # a file that fails validation is set aside, named
+        report = validate_or_set_aside(con, scope, strict=tuoyu.settings().strict_checks)
     with tuoyu.connection() as con:
         clear_pending(con, scope)
+    for kind, period, path in report.set_aside:
+        context.log.warning(f"file set aside ({kind} {period}): {path}: GX and the audit rows disagree")
     by_rule = report.counts_by_rule()
     return dg.MaterializeResult(metadata={
+        "files_set_aside": dg.MetadataValue.json([path for _, _, path in report.set_aside]),
         "months_validated": sum(len(v) for v in scope.values()),
         "rows_rejected": report.rows_rejected,
         "rows_warned": report.rows_warned,
@@ -49,7 +52,7 @@ def _file_check(kind: str) -> dg.AssetChecksDefinition:
             files = file_trust(con, kind)
             by_rule = dict(con.execute(
                 """select r.rule_id, count(*) from audit.rejected_rows r
-                   join audit.current_files c using (sha256) where c.kind = ?
+                   join audit.current_files c using (kind, period, sha256) where c.kind = ?
                    group by r.rule_id order by 2 desc""", [kind]).fetchall())
         bad = [t for t in files if not t.trusted]
         untrusted = [f"{t.period} {t.file_path}: {t.rows_rejected_own}/{t.rows_read}" for t in bad]
