@@ -390,6 +390,8 @@ def test_area_jumps_up_and_down(w):
         assert close(flag["expected_high"], m + tolerance)
     assert w.flag("AREA-JUMP", "2024-04", TOWN_B, "staff")["message_zh"] == (
         "乙镇本月从业人员数合计为 15，前 3 个月平均为 30，变化 -50%：请核实是否有机构漏报、重复报送或数字填错。")
+    assert w.flag("AREA-JUMP", "2024-05", TOWN_A, "children")["message_zh"].startswith(
+        "甲街道本月在托幼儿数合计为 40，前 3 个月中有数据的 2 个月平均为 23，变化 +74%")
 
 
 # ---------------------------------------------------------------- reporting rates

@@ -337,6 +337,7 @@ area_jumps as (
         greatest(parameters.area_jump_min_difference,
                  parameters.area_jump_max_relative_change * area_means.mean) as tolerance,
         area_means.value / area_means.mean - 1 as score,
+        area_means.present_months,
         parameters.area_jump_months
     from area_means
     cross join parameters
@@ -362,7 +363,11 @@ area_jump_flags as (
         area_jumps.score,
         areas.area_name || '本月' || measure_names.measure_zh || '合计为 '
             || cast(cast(area_jumps.value as bigint) as varchar) || '，前 '
-            || cast(area_jumps.area_jump_months as varchar) || ' 个月平均为 '
+            || cast(area_jumps.area_jump_months as varchar) || ' 个月'
+            || case when area_jumps.present_months < area_jumps.area_jump_months
+                    then '中有数据的 ' || cast(area_jumps.present_months as varchar) || ' 个月'
+                    else '' end
+            || '平均为 '
             || regexp_replace(cast(round(area_jumps.mean, 1) as varchar), '\.0$', '')
             || '，变化 ' || format('{:+.0f}', 100 * area_jumps.score)
             || '%：请核实是否有机构漏报、重复报送或数字填错。' as message_zh
@@ -436,18 +441,5 @@ final as (
 
 )
 
-select
-    period,
-    area_code,
-    institution_id,
-    check_id,
-    measure,
-    value,
-    expected_low,
-    expected_high,
-    score,
-    message_zh,
-    confirmed,
-    flag_key
-from final
+select * exclude (check_order) from final
 order by period, check_order, area_code, institution_id, measure

@@ -161,18 +161,5 @@ final as (
 
 )
 
-select
-    kind,
-    period,
-    window_months,
-    first_period,
-    expected,
-    received,
-    on_time,
-    late,
-    backfilled,
-    missing,
-    received_rate,
-    on_time_rate
-from final
+select * exclude (kind_order) from final
 order by period, kind_order, window_months
