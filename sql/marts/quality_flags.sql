@@ -26,7 +26,7 @@
 -- Built whole on every run (no incremental_by): a month's flags depend on up to 12 earlier
 -- months, so a revised month changes the flags of the 12 after it, and a confirmation
 -- changes `confirmed` without any month changing; the per-month tables it reads are
--- already incremental, and the whole build stays within seconds at scale 50 (docs/quality.md).
+-- already incremental, and the whole build takes about a second at scale 50 (docs/quality.md).
 
 with parameters as (
 
