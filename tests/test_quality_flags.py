@@ -26,7 +26,7 @@ from tests.quality_fixtures import QualityWarehouse, on_day
 
 BIRTH = date(2023, 1, 1)
 
-pytestmark = pytest.mark.heavy(seconds=20)
+pytestmark = pytest.mark.heavy(seconds=6)
 
 
 @pytest.fixture
@@ -38,6 +38,14 @@ def w(tmp_path):
 
 def close(actual, expected):
     return actual is not None and math.isclose(actual, expected, rel_tol=0, abs_tol=1e-9)
+
+
+def assert_out_series(flag, x, med, mad_star, threshold=3.5):
+    """An OUT-SERIES flag of value x against the hand-computed med and MAD*."""
+    assert flag["value"] == x
+    assert close(flag["score"], 0.6745 * (x - med) / mad_star)
+    assert close(flag["expected_low"], med - threshold * mad_star / 0.6745)
+    assert close(flag["expected_high"], med + threshold * mad_star / 0.6745)
 
 
 def staff(w, period, institution_id, caregivers, others=0):
@@ -84,10 +92,7 @@ def test_typed_ten_times_even_history_and_median_floor(w):
     # MAD* = max(0, 10, 2) = 10, z = 0.6745 × 4 ÷ 10 = 0.27.
     assert w.flags("OUT-SERIES") == {("2024-01", "OUT-SERIES", TOWN_A, "P1", "places")}
     flag = w.flag("OUT-SERIES", "2024-01", "P1", "places")
-    assert flag["value"] == 1000
-    assert close(flag["score"], 0.6745 * 898 / 10.2)
-    assert close(flag["expected_low"], 102 - 3.5 * 10.2 / 0.6745)
-    assert close(flag["expected_high"], 102 + 3.5 * 10.2 / 0.6745)
+    assert_out_series(flag, 1000, med=102, mad_star=10.2)
     assert flag["message_zh"].startswith("本月核定托位数为 1000，该机构此前 12 个月的中位数为 102")
     assert flag["confirmed"] is False
     assert flag["flag_key"] == "OUT-SERIES/2024-01/P1/places/1000"
@@ -124,10 +129,7 @@ def test_mad_zero_uses_the_floor_of_two(w):
     #   range 5 ∓ 3.5 × 2 ÷ 0.6745 = 5 ∓ 10.3780… = −5.3780…–15.3780…
     # Staff (17 and 15) and places never change; no enrollment extract: nothing else.
     assert w.flags() == {("2024-05", "OUT-SERIES", TOWN_B, "Q1", "caregivers")}
-    flag = w.flag("OUT-SERIES", "2024-05", "Q1", "caregivers")
-    assert close(flag["score"], 0.6745 * 12 / 2)
-    assert close(flag["expected_low"], 5 - 3.5 * 2 / 0.6745)
-    assert close(flag["expected_high"], 5 + 3.5 * 2 / 0.6745)
+    assert_out_series(w.flag("OUT-SERIES", "2024-05", "Q1", "caregivers"), 17, med=5, mad_star=2)
 
 
 def test_the_threshold_comes_from_quality_toml(tmp_path):
@@ -137,7 +139,7 @@ def test_the_threshold_comes_from_quality_toml(tmp_path):
     w.build()
     assert w.flags() == {("2024-05", "OUT-SERIES", TOWN_B, "Q1", "caregivers"),
                          ("2024-05", "OUT-SERIES", TOWN_C, "Q2", "caregivers")}
-    assert close(w.flag("OUT-SERIES", "2024-05", "Q2", "caregivers")["expected_high"], 5 + 3.0 * 2 / 0.6745)
+    assert_out_series(w.flag("OUT-SERIES", "2024-05", "Q2", "caregivers"), 15, med=5, mad_star=2, threshold=3.0)
     w.close()
 
 
@@ -206,16 +208,15 @@ def test_missing_months_inside_the_history(w):
     #   H = [20, 22, 24, 26, 28, 30, 32, 34, 36, 38] (10 months): med = (28 + 30) ÷ 2 = 29;
     #   |h − 29| = 9, 7, 5, 3, 1, 1, 3, 5, 7, 9 → sorted 1, 1, 3, 3, 5, 5, 7, 7, 9, 9:
     #   MAD = (5 + 5) ÷ 2 = 5; MAD* = max(5, 2.9, 2) = 5; z = 0.6745 × (60 − 29) ÷ 5 = 4.18190.
-    #   (With 2022-12 in H: med 28, MAD 6, z = 3.597; with the paused 0: med 28, z = 3.7…)
+    #   (With 2022-12's 18 or the paused month's 0 in H, 11 values: med 28, MAD 6,
+    #   z = 0.6745 × 32 ÷ 6 = 3.597: still flagged, with another score.)
     #   range 29 ∓ 3.5 × 5 ÷ 0.6745 = 29 ∓ 25.9451…
     # The trend of +2 a month stays below 3.5 elsewhere (e.g. 2023-12: H = 18…36 without
     # 0 → med 27, MAD 5, z = 0.6745 × 11 ÷ 5 = 1.48). The area (with B0's 200) moves by
     # less than a third: 2023-09 200 against (230 + 232) ÷ 2 = 231; 2024-01 260 against 236.
     assert w.flags() == {("2024-01", "OUT-SERIES", TOWN_A, "P1", "places")}
     flag = w.flag("OUT-SERIES", "2024-01", "P1", "places")
-    assert close(flag["score"], 0.6745 * 31 / 5)
-    assert close(flag["expected_low"], 29 - 3.5 * 5 / 0.6745)
-    assert close(flag["expected_high"], 29 + 3.5 * 5 / 0.6745)
+    assert_out_series(flag, 60, med=29, mad_star=5)
     assert "此前 10 个月的中位数为 29" in flag["message_zh"]
 
 
@@ -243,10 +244,10 @@ def test_a_revised_month_recomputes_the_flags_and_keeps_confirmations(w):
     assert w.flags() == {("2023-12", "OUT-SERIES", TOWN_A, "P1", "places"),
                          ("2024-01", "OUT-SERIES", TOWN_A, "P1", "places")}
     december = w.flag("OUT-SERIES", "2023-12", "P1", "places")
-    assert close(december["score"], 0.6745 * -27 / 5)
+    assert_out_series(december, 0, med=27, mad_star=5)
     assert december["confirmed"] is False
     january = w.flag("OUT-SERIES", "2024-01", "P1", "places")
-    assert close(january["score"], 0.6745 * 33 / 5)
+    assert_out_series(january, 60, med=27, mad_star=5)
     assert january["confirmed"] is True
 
     # 2024-01 itself is revised to 61: a different figure, so the flag is open again.
@@ -255,7 +256,7 @@ def test_a_revised_month_recomputes_the_flags_and_keeps_confirmations(w):
     w.institution("2024-01", "P1", TOWN_A, places=61)
     w.build()
     january = w.flag("OUT-SERIES", "2024-01", "P1", "places")
-    assert close(january["score"], 0.6745 * 34 / 5)  # same H: med 27, MAD* 5
+    assert_out_series(january, 61, med=27, mad_star=5)  # the same H: z = 0.6745 × 34 ÷ 5
     assert january["flag_key"] == "OUT-SERIES/2024-01/P1/places/61"
     assert january["confirmed"] is False
 
