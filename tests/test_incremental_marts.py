@@ -26,7 +26,7 @@ from tests.conftest import CONFORMANCE
 pytestmark = pytest.mark.heavy(seconds=10)
 
 PER_MONTH = [m.table for m in indicators.marts_models() if m.incremental_by]
-DERIVED = ["marts.indicator_values", "marts.target_verdicts"]
+DERIVED = ["marts.indicator_values", "marts.target_verdicts", "marts.quality_flags", "marts.reporting_rates"]
 
 
 def _snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:

@@ -244,7 +244,7 @@ def test_write_reference_tables(tmp_path):
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     write_reference_tables(con, ref)
     counts = write_reference_tables(con, ref)  # a re-run replaces, never appends
-    assert counts == {"areas": 13, "population": 72, "targets": 13, "measures": 17}
+    assert counts == {"areas": 13, "population": 72, "targets": 13, "measures": 17, "quality_parameters": 1}
     for table, rows in counts.items():
         assert con.execute(f"select count(*) from reference.{table}").fetchone()[0] == rows
 
@@ -258,6 +258,9 @@ def test_write_reference_tables(tmp_path):
     assert con.execute(
         "select parent_code from reference.areas where area_code = '370781'"
     ).fetchone() == (None,)
+    assert con.execute(
+        "select out_series_threshold, reporting_deadline_day, reporting_windows from reference.quality_parameters"
+    ).fetchone() == (3.5, 10, [1, 3, 12])
     assert con.execute(
         "select sum(resident_population) from reference.population where year = 2023"
     ).fetchone()[0] == ref.population_for(2023)["resident_population"].sum()

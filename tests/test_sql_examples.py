@@ -38,6 +38,9 @@ from pipeline.analysts.publish import publish
 from pipeline.analysts.examples import EXAMPLES_DIR, list_examples
 from pipeline.analysts.query import run_sql
 from pipeline.warehouse.schema import create_tables
+from pipeline.reference import default_reference_folder
+from pipeline.reference.quality import parse_quality
+from pipeline.reference.tables import write_quality_parameters
 from pipeline.commands.status import record_run
 
 REAL_WAREHOUSE = os.environ.get("TUOYU_EXAMPLES_WAREHOUSE")
@@ -172,6 +175,7 @@ def build_fake_warehouse(path: Path) -> Path:
         con.executemany("insert into reference.population values (?, ?, ?, ?)", POPULATION)
         con.executemany("insert into reference.targets values (?, ?, ?, ?, ?, ?, ?, ?, ?)", TARGETS)
         con.executemany("insert into reference.measures values (?, ?, ?, ?, ?, ?)", MEASURES)
+        write_quality_parameters(con, parse_quality(default_reference_folder() / "quality.toml"))
         for file_path, kind, period, sha, read, accepted, rejected, status, message, day in LOAD_LOG:
             loaded_at = datetime(2024, 1, 31, 9, 0) + timedelta(days=day)
             con.execute(

@@ -1,8 +1,8 @@
 """Reference data of a county: its areas, population, targets and policy measures.
 
 A reference folder (extract-format.md section 3) holds `areas.csv` and `population.csv`, and
-optionally `targets.toml` and `measures.toml`; when it has no targets or measures file,
-the shipped Qingzhou file is used. `load_reference` reads the folder and validates it
+optionally `targets.toml`, `measures.toml` and `quality.toml` (the data-quality checks'
+parameters); when it has none of one of them, the shipped Qingzhou file is used. `load_reference` reads the folder and validates it
 strictly: bad reference data stops the run with a `ReferenceDataError` that names the
 file, the line and the problem, in Chinese then English. `write_reference_tables`
 copies a loaded reference into the warehouse's `reference` schema.
@@ -20,6 +20,7 @@ import polars as pl
 from pipeline.reference.areas import parse_areas, parse_population
 from pipeline.reference.files import ReferenceDataError
 from pipeline.reference.policy import Measure, Target, parse_measures, parse_targets
+from pipeline.reference.quality import QualityParameters, parse_quality
 
 
 def default_reference_folder() -> Path:
@@ -47,6 +48,8 @@ class Reference:
     folder: Path
     targets_file: Path  # the folder's targets.toml, or the shipped default
     measures_file: Path  # the folder's measures.toml, or the shipped default
+    quality: QualityParameters
+    quality_file: Path  # the folder's quality.toml, or the shipped default
 
     @property
     def towns(self) -> pl.DataFrame:
@@ -84,6 +87,8 @@ def load_reference(folder: Path) -> Reference:
     targets_file = _file_or_default(folder, "targets.toml")
     measures = parse_measures(measures_file)
     targets = parse_targets(targets_file, measures)
+    quality_file = _file_or_default(folder, "quality.toml")
+    quality = parse_quality(quality_file)
     return Reference(
         areas=areas,
         population=population,
@@ -94,6 +99,8 @@ def load_reference(folder: Path) -> Reference:
         folder=folder,
         targets_file=targets_file,
         measures_file=measures_file,
+        quality=quality,
+        quality_file=quality_file,
     )
 
 

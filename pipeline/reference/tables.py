@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple
+
 import duckdb
 
 from pipeline.reference.areas import AREA_COLUMNS, POPULATION_COLUMNS
 from pipeline.reference.load import Reference
+from pipeline.reference.quality import QualityParameters
 
 
 _CREATE_TABLES = (
@@ -44,6 +47,22 @@ _CREATE_TABLES = (
     )""",
 )
 
+# One row: the parameters of quality.toml, read by sql/marts/quality_flags.sql and
+# reporting_rates.sql (docs/quality.md).
+QUALITY_PARAMETERS_DDL = """create or replace table reference.quality_parameters (
+    out_series_history_months integer not null,
+    out_series_min_history integer not null,
+    out_series_threshold double not null,
+    out_series_mad_floor_share double not null,
+    out_series_mad_floor double not null,
+    area_jump_months integer not null,
+    area_jump_min_present integer not null,
+    area_jump_min_difference double not null,
+    area_jump_max_relative_change double not null,
+    reporting_deadline_day integer not null,
+    reporting_windows integer[] not null
+)"""
+
 _INSERTS = {
     "areas": "insert into reference.areas values (?, ?, ?, ?, ?)",
     "population": "insert into reference.population values (?, ?, ?, ?)",
@@ -52,9 +71,18 @@ _INSERTS = {
 }
 
 
+def write_quality_parameters(con: duckdb.DuckDBPyConnection, quality: QualityParameters) -> None:
+    """Create or replace reference.quality_parameters with its one row (no transaction of
+    its own: write_reference_tables runs it inside its own)."""
+    row = astuple(quality)
+    con.execute(QUALITY_PARAMETERS_DDL)
+    con.execute(f"insert into reference.quality_parameters values ({', '.join('?' * len(row))})",
+                [*row[:-1], list(row[-1])])
+
+
 def write_reference_tables(con: duckdb.DuckDBPyConnection, ref: Reference) -> dict[str, int]:
-    """Create or replace `reference.areas`, `.population`, `.targets` and `.measures`
-    from `ref`, in one transaction of its own; return the rows written per table.
+    """Create or replace `reference.areas`, `.population`, `.targets`, `.measures` and
+    `.quality_parameters` from `ref`, in one transaction of its own; return the rows written per table.
 
     `reference.measures.responsible_units` is the units joined by 、 (the first leads),
     `indicator_ids` the ids joined by commas, NULL when the extracts cannot show it."""
@@ -80,8 +108,9 @@ def write_reference_tables(con: duckdb.DuckDBPyConnection, ref: Reference) -> di
         for table, insert in _INSERTS.items():
             if rows[table]:
                 con.executemany(insert, rows[table])
+        write_quality_parameters(con, ref.quality)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
-    return {table: len(table_rows) for table, table_rows in rows.items()}
+    return {**{table: len(table_rows) for table, table_rows in rows.items()}, "quality_parameters": 1}

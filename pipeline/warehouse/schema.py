@@ -91,6 +91,17 @@ _ROW_ISSUE_COLUMNS = """
     row_values json
 """
 
+# The office's confirmations that a flagged value was checked and is genuine (docs/quality.md).
+# flag_key is marts.quality_flags.flag_key: check, month, institution (or area), measure and
+# value, so a confirmation survives re-runs and revisions of other months, and a revision
+# that changes the flagged value opens the flag again. marts.quality_flags left-joins it.
+QUALITY_CONFIRMATIONS_DDL = """
+create table if not exists audit.quality_confirmations (
+    flag_key varchar primary key,
+    note varchar not null,
+    confirmed_at timestamp not null
+)"""
+
 AUDIT_DDL = [
     """
 create table if not exists audit.load_log (
@@ -110,6 +121,7 @@ create table if not exists audit.load_log (
 )""",
     f"create table if not exists audit.rejected_rows ({_ROW_ISSUE_COLUMNS})",
     f"create table if not exists audit.row_warnings ({_ROW_ISSUE_COLUMNS})",
+    QUALITY_CONFIRMATIONS_DDL,
     """
 create or replace view audit.current_files as
 select kind, period, sha256, file_path
