@@ -199,7 +199,7 @@ def _first_month(text: str) -> str:
 
     if not is_period(text) or text < "1949-10":
         raise ConfigError(
-            f"设置项 TUOYU_FIRST_MONTH 的值“{text}”不是有效的月份：请写成 2019-01 这样的年-月（不早于 1949-10），"
+            f"TUOYU_FIRST_MONTH 应为 2019-01 这样的年-月（不早于 1949-10），现为 {text!r}；"
             "或删除该设置（默认 2019-01）。"
             f" TUOYU_FIRST_MONTH must be a month written YYYY-MM, not {text!r}."
         )

@@ -37,6 +37,8 @@ EVERY_VARIABLE = {
     "TUOYU_LOG_LEVEL": "info",
     "TUOYU_SQL_TIMEOUT": "30",
     "TUOYU_SQL_MEMORY_LIMIT": "1GB",
+    "TUOYU_FIRST_MONTH": "2020-01",
+    "TUOYU_STRICT_CHECKS": "1",
     "DAGSTER_HOME": "/srv/tuoyu/dagster",
 }
 
@@ -66,7 +68,7 @@ def test_every_variable_is_read():
         warehouse=Path("/srv/tuoyu/db/warehouse.duckdb"), reports=Path("/srv/tuoyu/reports"),
         pseudonym_key="a-key-of-the-office", demo=True, compiler="卫健局", lock_wait=3600.0,
         schedule_cron="30 9 10 * *", memory_limit="8GB", log_level="INFO", sql_timeout=30.0,
-        sql_memory_limit="1GB", dagster_home=Path("/srv/tuoyu/dagster"))
+        sql_memory_limit="1GB", first_month="2020-01", strict_checks=True, dagster_home=Path("/srv/tuoyu/dagster"))
     assert settings.instance_home == Path("/srv/tuoyu/dagster")
 
 
@@ -76,7 +78,7 @@ def test_defaults_of_an_empty_environment():
         inbox=Path("data/inbox"), reference=default_reference_folder(), warehouse=Path("data/warehouse.duckdb"),
         reports=Path("reports"), pseudonym_key=None, demo=False, compiler="统计局", lock_wait=600.0,
         schedule_cron="0 8 5 * *", memory_limit="3GB", log_level="WARNING", sql_timeout=60.0,
-        sql_memory_limit="2GB", dagster_home=None)
+        sql_memory_limit="2GB", first_month="2019-01", strict_checks=False, dagster_home=None)
     assert settings.instance_home == Path("data/dagster_home")  # beside the warehouse
 
 
@@ -95,6 +97,11 @@ def test_demo_mode_is_named_explicitly(raw, demo):
     ("TUOYU_MEMORY_LIMIT", "lots"),
     ("TUOYU_MEMORY_LIMIT", "3GB'; drop table x; --"),
     ("TUOYU_LOG_LEVEL", "LOUD"),
+    ("TUOYU_SQL_TIMEOUT", "0"),
+    ("TUOYU_SQL_MEMORY_LIMIT", "much"),
+    ("TUOYU_FIRST_MONTH", "2019-13"),
+    ("TUOYU_FIRST_MONTH", "1900-01"),
+    ("TUOYU_STRICT_CHECKS", "sometimes"),
 ])
 def test_a_bad_value_is_refused_in_chinese_first(variable, value):
     with pytest.raises(ConfigError) as refused:
