@@ -46,7 +46,9 @@ def apply_values(rows: pl.DataFrame, kind: str, wording: Wording | None) -> tupl
     if wording is None:
         return rows, used
     replaced = []
-    for column, mapping in wording.value_maps(kind).items():
+    maps = wording.value_maps(kind)
+    for column in (c.name for c in COLUMNS[kind] if c.name in maps):  # in the contract's order
+        mapping = maps[column]
         if column not in rows.columns or not mapping:
             continue
         cells = rows.get_column(column)
