@@ -4,13 +4,15 @@ counted in the load log."""
 
 from __future__ import annotations
 
+import shutil
+
 import duckdb
 import pytest
 
 from pipeline.ingest.extracts.read import read_extract
 from pipeline.ingest.load import ingest_inbox
-from pipeline.reference import ReferenceDataError, load_reference
-from tests.conftest import TEST_KEY
+from pipeline.reference import ReferenceDataError, default_reference_folder, load_reference
+from tests.conftest import REPO, TEST_KEY
 from tests.extract_fixtures import ENROLLMENT_HEADER, INSTITUTION_HEADER, child_row, institution_row, write_csv
 from tests.test_reference import make_folder
 
@@ -132,3 +134,12 @@ def test_the_load_log_records_the_mappings_used(tmp_path):
     assert "所在镇街代码“东街道”→“379901001” 1 处" in log["托育机构_2023-06.csv"]
     assert con.execute("select distinct class_type from staging.enrollment").fetchall() == [("乳儿班",)]
     assert con.execute("select area_code from staging.institutions").fetchall() == [("379901001",)]
+
+
+def test_the_shipped_example_loads_for_the_shipped_county(tmp_path):
+    folder = shutil.copytree(default_reference_folder(), tmp_path / "qingzhou")
+    shutil.copy(REPO / "docs" / "mapping.example.toml", folder / "mapping.toml")
+    ref = load_reference(folder)
+    assert ref.wording.header_aliases("institutions")["托育机构名称"] == "name"
+    assert ref.wording.value_maps("institutions")["area_code"]["王府"] == "370781001"
+    assert ref.wording.value_maps("institutions")["area_code"]["王府街道"] == "370781001"  # names: without a mapping
