@@ -8,7 +8,6 @@ files (expected_load.csv)."""
 from __future__ import annotations
 
 import csv
-import math
 import shutil
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 from pipeline.commands.run import run_pipeline
 from pipeline.settings import Settings
 from tests.conftest import CONFORMANCE
+from tests.conformance_checks import load_count_differences, read_expected, value_mismatches
 from tests.workbook_fixtures import INSTRUCTIONS, WRITERS
 
 pytestmark = pytest.mark.heavy(seconds=12)
@@ -126,11 +126,6 @@ def warehouse(tmp_path_factory):
     connection.close()
 
 
-def _expected(name: str) -> list[dict[str, str]]:
-    with open(CONFORMANCE / name, encoding="utf-8") as f:
-        return [r for r in csv.DictReader(f) if r["period"] in MONTHS]
-
-
 def test_the_deliveries_are_the_new_forms(warehouse):
     paths = [p for (p,) in warehouse.execute("select file_path from audit.load_log where status = 'loaded'").fetchall()]
     assert len(paths) == 12
@@ -138,30 +133,16 @@ def test_the_deliveries_are_the_new_forms(warehouse):
 
 
 def test_load_counts_reconcile_as_for_the_originals(warehouse):
-    got = {(k, p): (r, rej, d) for k, p, r, rej, d in warehouse.execute(
-        "select kind, period, rows_read, rows_rejected, rows_duplicate from audit.load_log where status = 'loaded'"
-    ).fetchall()}
-    expected = {(r["kind"], r["period"]): (int(r["rows_read"]), int(r["rows_rejected"]), int(r["rows_duplicate"]))
-                for r in _expected("expected_load.csv")}
+    got, expected = load_count_differences(warehouse, MONTHS)
     assert got == expected
     assert warehouse.execute("""select count(*) from audit.load_log where status = 'loaded'
                                 and rows_read <> rows_accepted + rows_rejected + rows_duplicate""").fetchone()[0] == 0
 
 
 def test_every_expected_value_is_reproduced(warehouse):
-    got = {(i, p, a): v for i, p, a, v in warehouse.execute(
-        "select indicator_id, period, area_code, value from marts.indicator_values").fetchall()}
-    expected = _expected("expected.csv")
+    expected = read_expected("expected.csv", MONTHS)
     assert len(expected) == len(MONTHS) * (3 + 16 * 7)
-    mismatches = []
-    for row in expected:
-        key = (row["indicator_id"], row["period"], row["area_code"])
-        want = None if row["value"] == "" else float(row["value"])
-        have = got.get(key, "missing")
-        if have == "missing" or (want is None) != (have is None) or (
-                want is not None and not math.isclose(want, have, rel_tol=1e-9, abs_tol=1e-12)):
-            mismatches.append((key, want, have))
-    assert mismatches == []
+    assert value_mismatches(warehouse, expected) == []
 
 
 def test_the_load_log_names_the_sheet_and_the_mappings_used(warehouse):
