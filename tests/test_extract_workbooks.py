@@ -147,3 +147,11 @@ def test_ingest_loads_xls_and_ods_and_says_which_sheet(tmp_path):
     dates = con.execute("select registration_date, filing_date, places from staging.institutions").fetchall()
     assert dates == [(dt.date(2023, 6, 15), dt.date(2023, 6, 15), 120)]
     assert sorted(p.suffix for p in (tmp_path / "raw-archive").iterdir()) == [".ods", ".xls"]
+
+
+def test_a_workbook_whose_only_sheet_is_hidden_says_so(tmp_path):
+    data = ("数据", [INSTITUTION_HEADER, institution_row()])
+    path = write_xls(tmp_path / "托育机构_2023-06.xls", [data, ("其他", [["x"]])], hidden=("数据", "其他"))
+    with pytest.raises(FileRejected) as err:
+        read_extract(path, "institutions", "xls", path.name)
+    assert "取消隐藏" in err.value.zh

@@ -242,10 +242,13 @@ def _first_sheet_with_header(reader, kind: str, filename: str, ext: str,
         found = search_header(head, kind, wording)
         if isinstance(found, Header):
             return sheet, frame, head, found
-        if closest is None or len(found.missing) < len(closest[2].missing) and found.index >= 0:
+        if closest is None or (found.index >= 0 and len(found.missing) < len(closest[2].missing)):
             closest = (sheet, name, found)
-    if closest is None:
-        raise _not_a_workbook(filename, ext)
+    if closest is None:  # no sheet, or every sheet hidden
+        raise FileRejected(
+            f"文件 {filename}：没有可见的工作表（数据所在的工作表被隐藏了）。请在 Excel 或 WPS 中取消隐藏后重新报送。",
+            f"File {filename}: no visible sheet; nothing was loaded.",
+        )
     sheet, name, missing = closest
     where = f"各工作表中都没有完整的表头；最接近的是工作表“{name}”，其" if len(names) > 1 else ""
     raise missing.rejection(filename, where)
@@ -276,7 +279,3 @@ def read_workbook(data: bytes, kind: str, filename: str, ext: str = "xlsx",
     )
     named = f"第 {sheet + 1} 个工作表“{reader.sheet_names[sheet]}”" if sheet else None
     return raw_table(rows, kind, header, ext, wording, named)
-
-
-def read_xlsx(data: bytes, kind: str, filename: str, wording: Wording | None = None) -> RawTable:
-    return read_workbook(data, kind, filename, "xlsx", wording)
