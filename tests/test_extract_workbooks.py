@@ -11,7 +11,6 @@ import pytest
 
 from pipeline.ingest.extracts import read as read_module
 from pipeline.ingest.extracts import xlsx_reader
-from pipeline.ingest.extracts.files import recognise
 from pipeline.ingest.extracts.read import FileRejected, read_extract
 from pipeline.ingest.load import ingest_inbox
 from tests.conftest import TEST_KEY
@@ -81,13 +80,6 @@ def test_no_sheet_with_every_header_names_the_closest_sheet(tmp_path, ext):
     with pytest.raises(FileRejected) as err:
         read_extract(path, "institutions", ext, path.name)
     assert "工作表“数据”" in err.value.zh and "运营状态" in err.value.zh and path.name in err.value.zh
-
-
-def test_file_names_with_the_new_forms_are_recognised():
-    assert recognise("托育机构_2023-06.xls").ext == "xls"
-    assert recognise("在托幼儿_202306.ODS").ext == "ods"
-    assert recognise("从业人员_2023年6月.et").ext == "et"
-    assert recognise("托育机构_2023-06.xlsm") is None
 
 
 def test_an_et_file_is_read_as_what_its_bytes_are(tmp_path):
