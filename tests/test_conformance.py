@@ -3,15 +3,13 @@ exactly as `tuoyu run` runs it: every load count and every expected value reprod
 
 from __future__ import annotations
 
-import csv
-import math
-
 import duckdb
 import pytest
 
 from pipeline.commands.run import run_pipeline
 from pipeline.settings import Settings
 from tests.conftest import CONFORMANCE, find_secrets, scan_tables
+from tests.conformance_checks import load_count_differences, read_expected, value_mismatches
 from tests.personal_data import clear_identifiers
 
 pytestmark = pytest.mark.heavy(seconds=9)
@@ -37,16 +35,11 @@ def con(warehouse):
 
 
 def _read(name: str) -> list[dict[str, str]]:
-    with open(CONFORMANCE / name, encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+    return read_expected(name)
 
 
 def test_load_counts_match_expected_load(con):
-    got = {(k, p): (r, rej, d) for k, p, r, rej, d in con.execute(
-        "select kind, period, rows_read, rows_rejected, rows_duplicate from audit.load_log where status = 'loaded'"
-    ).fetchall()}
-    expected = {(r["kind"], r["period"]): (int(r["rows_read"]), int(r["rows_rejected"]), int(r["rows_duplicate"]))
-                for r in _read("expected_load.csv")}
+    got, expected = load_count_differences(con)
     assert got == expected
 
 
@@ -57,23 +50,11 @@ def test_every_loaded_file_reconciles(con):
 
 
 def test_every_expected_value_is_reproduced(con):
-    got = {(i, p, a): v for i, p, a, v in con.execute(
-        "select indicator_id, period, area_code, value from marts.indicator_values").fetchall()}
     expected = _read("expected.csv")
     # The handbook's grid: 18 months (2023-01 … 2024-06) × (3 county-only indicators + 16
     # indicators for the county and its 6 镇街) = 18 × (3 + 16 × 7) = 2070 rows.
     assert len(expected) == 18 * (3 + 16 * 7)
-    mismatches = []
-    for row in expected:
-        key = (row["indicator_id"], row["period"], row["area_code"])
-        want = None if row["value"] == "" else float(row["value"])
-        if key not in got:
-            mismatches.append((key, want, "missing"))
-            continue
-        have = got[key]
-        if (want is None) != (have is None) or (want is not None and not math.isclose(want, have, rel_tol=1e-9, abs_tol=1e-12)):
-            mismatches.append((key, want, have))
-    assert mismatches == []
+    assert value_mismatches(con, expected) == []
 
 
 def test_no_rows_beyond_the_expected_ones_for_expected_indicators(con):

@@ -84,6 +84,9 @@ def test_integers(cell, expected):
     ("从业人员_2023年6月.csv", "staffing", "2023-06", "csv"),
     ("托育机构_2023年12月.XLSX", "institutions", "2023-12", "xlsx"),
     ("Staffing_２０２３-０６.csv", "staffing", "2023-06", "csv"),  # full-width digits, capital stem
+    ("institutions_2023-06.xls", "institutions", "2023-06", "xls"),
+    ("在托幼儿_2023-06.ODS", "enrollment", "2023-06", "ods"),
+    ("从业人员_202306.et", "staffing", "2023-06", "et"),
 ])
 def test_file_names_recognised(name, kind, period, ext):
     got = recognise(name)
@@ -91,7 +94,7 @@ def test_file_names_recognised(name, kind, period, ext):
 
 
 @pytest.mark.parametrize("name", [
-    "institutions_2023-13.csv", "institutions-2023-06.csv", "institutions_2023-06.xls",
+    "institutions_2023-13.csv", "institutions-2023-06.csv", "institutions_2023-06.xlsm",
     "机构_2023-06.csv", "institutions_2023-06.csv.bak", "readme.txt", "institutions_23-06.csv",
 ])
 def test_file_names_not_recognised(name):

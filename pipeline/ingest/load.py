@@ -33,6 +33,7 @@ from pipeline.ingest.extracts.ids import Pseudonymiser
 from pipeline.ingest.extracts.parse import to_staging
 from pipeline.ingest.extracts.read import FileRejected, RawTable, read_bytes, read_extract
 from pipeline.ingest.extracts.spec import KIND_LABEL_ZH
+from pipeline.ingest.extracts.wording import Wording
 from pipeline.period import index as month_index
 from pipeline.period import last_full_month, month_label, shift_month
 from pipeline.settings import DEFAULT_FIRST_MONTH
@@ -271,7 +272,7 @@ class _Delivery:
     vanished: str | None = None  # the reason it could not be opened (gone, a link, not a file)
 
 
-def _read(f: InboxFile) -> _Delivery:
+def _read(f: InboxFile, wording: Wording | None) -> _Delivery:
     try:
         data = read_bytes(f.path, f.name.ext, f.rel_path)  # the one opening of this file
     except FileRejected as exc:  # above the size limit: not read, not archived
@@ -280,7 +281,7 @@ def _read(f: InboxFile) -> _Delivery:
         return _Delivery(f, vanished=exc.strerror or type(exc).__name__)
     f = replace(f, sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
     try:
-        return _Delivery(f, data, read_extract(data, f.name.kind, f.name.ext, f.rel_path))
+        return _Delivery(f, data, read_extract(data, f.name.kind, f.name.ext, f.rel_path, wording))
     except FileRejected as exc:
         return _Delivery(f, data, rejected=exc)
 
@@ -290,11 +291,11 @@ def _parse(read: Future[_Delivery], pseudonymiser: Pseudonymiser) -> _Delivery:
     if delivery.table is not None:
         f = delivery.file
         delivery.frame = to_staging(delivery.table.rows, f.name.kind, sha256=f.sha256, period_file=f.name.period,
-                                    xlsx=f.name.ext == "xlsx", pseudonymiser=pseudonymiser)
+                                    xlsx=f.name.ext != "csv", pseudonymiser=pseudonymiser)
     return delivery
 
 
-def _read_ahead(files: list[InboxFile], pseudonymiser: Pseudonymiser,
+def _read_ahead(files: list[InboxFile], pseudonymiser: Pseudonymiser, wording: Wording | None,
                 ahead: int = READ_AHEAD) -> Iterator[Future[_Delivery]]:
     """The futures of each file's parsed rows, in order, while up to `ahead` files are read
     and parsed in advance: one thread reads files (polars, fastexcel), a second parses and
@@ -306,7 +307,7 @@ def _read_ahead(files: list[InboxFile], pseudonymiser: Pseudonymiser,
         pending: deque[tuple[Future, Future[_Delivery]]] = deque()
         try:
             for f in files:
-                read = readers.submit(_read, f)
+                read = readers.submit(_read, f, wording)
                 pending.append((read, parsers.submit(_parse, read, pseudonymiser)))
                 if len(pending) > ahead:
                     yield pending.popleft()[1]
@@ -327,16 +328,17 @@ def _inbox_missing(inbox: Path) -> InboxMissing:
 
 def ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, archive: Path, key: bytes,
                  progress: Callable[[str], None] | None = None, *, first_month: str = DEFAULT_FIRST_MONTH,
-                 this_month: str | None = None) -> IngestResult:
+                 this_month: str | None = None, wording: Wording | None = None) -> IngestResult:
     """Bring the inbox into the warehouse. Files of a month after `this_month` (default: the
     current month in Beijing) or before `first_month` are rejected, and read again on a
-    later run (the month may be in range then)."""
+    later run (the month may be in range then). `wording`: the county's own headers and
+    values (the reference folder's mapping.toml and 镇街 names), applied to every file read."""
     if not inbox.is_dir():
         raise _inbox_missing(inbox)
     _remove_incomplete_copies(archive)
     con.execute(f"set checkpoint_threshold = '{INGEST_CHECKPOINT_THRESHOLD}'")
     try:
-        return _ingest_inbox(con, inbox, archive, key, progress, first_month, this_month)
+        return _ingest_inbox(con, inbox, archive, key, progress, first_month, this_month, wording)
     except OSError:
         if not inbox.is_dir():  # the folder vanished mid-run: say so, not a stack trace
             raise _inbox_missing(inbox) from None
@@ -347,7 +349,7 @@ def ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, archive: Path, key
 
 def _ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, archive: Path, key: bytes,
                   progress: Callable[[str], None] | None, first_month: str,
-                  this_month: str | None) -> IngestResult:
+                  this_month: str | None, wording: Wording | None) -> IngestResult:
     create_tables(con)
     con.execute(_PENDING_DDL)
     now = datetime.now().replace(microsecond=0)
@@ -406,7 +408,7 @@ def _ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, archive: Path, ke
     this_month = this_month or shift_month(last_full_month(), 1)
     ordered = sorted(current.items())
     decisions = {key: standing(f) for key, f in ordered}
-    reads = _read_ahead([f for key, f in ordered if decisions[key] == "read"], pseudonymiser)
+    reads = _read_ahead([f for key, f in ordered if decisions[key] == "read"], pseudonymiser, wording)
     try:
         for (kind, period), f in ordered:
             if decisions[(kind, period)] != "read":
@@ -448,6 +450,8 @@ def _ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, archive: Path, ke
             table, frame = delivery.table, delivery.frame
             delivery.frame = None
             notes = [f"编码 {table.encoding}，表头在第 {table.header_row} 行"]
+            if table.sheet:
+                notes.append(f"数据取自{table.sheet}（前面的工作表没有完整的表头）")
             twin = _same_bytes_other_month(loaded, f)
             if twin:
                 notes.append(f"注意：本文件与 {twin[0]} 的 {twin[1]} 内容完全相同，疑似把其他月份的文件复制改名；"
@@ -456,6 +460,8 @@ def _ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, archive: Path, ke
                 shown = table.extra_headers[:MAX_EXTRA_HEADERS_SHOWN]
                 more = len(table.extra_headers) - len(shown)
                 notes.append("已忽略多余列：" + "、".join(shown) + (f" 等共 {len(table.extra_headers):,} 列" if more else ""))
+            if table.wording_used:
+                notes.append("按本县用语对照（mapping.toml）转换：" + "；".join(table.wording_used))
             if previous:
                 notes.append(f"修订：取代 {previous[1]}")
             _stage(con, f, frame, "；".join(notes) + "。", now)

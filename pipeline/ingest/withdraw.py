@@ -27,6 +27,7 @@ from pipeline.ingest.extracts.ids import Pseudonymiser
 from pipeline.ingest.extracts.parse import to_staging
 from pipeline.ingest.extracts.read import FileRejected, read_extract
 from pipeline.ingest.extracts.spec import KIND_LABEL_ZH, KIND_STEMS
+from pipeline.ingest.extracts.wording import Wording
 from pipeline.ingest.load import archive_path, queue_validation
 from pipeline.warehouse.schema import create_tables
 
@@ -128,8 +129,9 @@ def _previous(con: duckdb.DuckDBPyConnection, archive: Path, kind: str, period: 
 
 
 def withdraw(con: duckdb.DuckDBPyConnection, inbox: Path, archive: Path, key: bytes, what: str,
-             month: str | None = None, now: datetime | None = None) -> Withdrawal:
-    """Withdraw the version meant by `what` (a file) or `what month` (a kind and a month)."""
+             month: str | None = None, now: datetime | None = None, wording: Wording | None = None) -> Withdrawal:
+    """Withdraw the version meant by `what` (a file) or `what month` (a kind and a month).
+    `wording`: the county's mappings, with which the version used again is read."""
     create_tables(con)
     now = now or datetime.now().replace(microsecond=0)
     path, kind, period, sha256 = _target(con, inbox, what, month)
@@ -138,11 +140,11 @@ def withdraw(con: duckdb.DuckDBPyConnection, inbox: Path, archive: Path, key: by
     if restore is not None:
         ext = PurePosixPath(restore[0]).suffix.lstrip(".").lower()
         try:
-            table = read_extract(restore[2], kind, ext, restore[0])
+            table = read_extract(restore[2], kind, ext, restore[0], wording)
         except FileRejected:  # it was loaded once; if it cannot be now, the month goes without
             restore = None
         else:
-            frame = to_staging(table.rows, kind, sha256=restore[1], period_file=period, xlsx=ext == "xlsx",
+            frame = to_staging(table.rows, kind, sha256=restore[1], period_file=period, xlsx=ext != "csv",
                                pseudonymiser=Pseudonymiser(key))
     con.execute("begin transaction")
     try:
@@ -168,13 +170,15 @@ def withdraw(con: duckdb.DuckDBPyConnection, inbox: Path, archive: Path, key: by
 def withdraw_command(settings, what: str, month: str | None,
                      on_wait: Callable[[str], None] | None = None) -> int:
     """`tuoyu withdraw`: under the run lock; prints what was done. 0 done, 2 nothing to do."""
+    from pipeline.reference import load_reference
     from pipeline.warehouse.connection import connect
     from pipeline.warehouse.lock import run_lock
 
+    wording = load_reference(settings.reference).wording
     with run_lock(settings.warehouse, settings.lock_wait, on_wait=on_wait):
         con = connect(settings.warehouse, memory_limit=settings.memory_limit)
         try:
-            done = withdraw(con, settings.inbox, settings.archive, settings.key(), what, month)
+            done = withdraw(con, settings.inbox, settings.archive, settings.key(), what, month, wording=wording)
         except WithdrawError as exc:
             print(f"错误 Error: {exc}", file=sys.stderr)
             return 2

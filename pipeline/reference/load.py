@@ -2,7 +2,8 @@
 
 A reference folder (extract-format.md section 3) holds `areas.csv` and `population.csv`, and
 optionally `targets.toml`, `measures.toml` and `quality.toml` (the data-quality checks'
-parameters); when it has none of one of them, the shipped Qingzhou file is used. `load_reference` reads the folder and validates it
+parameters); when it has none of one of them, the shipped Qingzhou file is used. An optional
+`mapping.toml` holds the county's own wording of headers and values (no default). `load_reference` reads the folder and validates it
 strictly: bad reference data stops the run with a `ReferenceDataError` that names the
 file, the line and the problem, in Chinese then English. `write_reference_tables`
 copies a loaded reference into the warehouse's `reference` schema.
@@ -18,7 +19,9 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.reference.areas import parse_areas, parse_population
+from pipeline.ingest.extracts.wording import NO_WORDING, Wording
 from pipeline.reference.files import ReferenceDataError
+from pipeline.reference.mapping import MAPPING_FILE, parse_mapping
 from pipeline.reference.policy import Measure, Target, parse_measures, parse_targets
 from pipeline.reference.quality import QualityParameters, parse_quality
 
@@ -50,6 +53,10 @@ class Reference:
     measures_file: Path  # the folder's measures.toml, or the shipped default
     quality: QualityParameters
     quality_file: Path  # the folder's quality.toml, or the shipped default
+    # The county's own headers and values (mapping.toml, optional) and its 镇街 names in place
+    # of their codes: handed to the ingest, which applies them to every file it reads.
+    wording: Wording = NO_WORDING
+    mapping_file: Path | None = None  # the folder's mapping.toml; None when it has none
 
     @property
     def towns(self) -> pl.DataFrame:
@@ -89,6 +96,8 @@ def load_reference(folder: Path) -> Reference:
     targets = parse_targets(targets_file, measures)
     quality_file = _file_or_default(folder, "quality.toml")
     quality = parse_quality(quality_file)
+    mapping_file = folder / MAPPING_FILE if (folder / MAPPING_FILE).is_file() else None
+    wording = parse_mapping(mapping_file, areas)
     return Reference(
         areas=areas,
         population=population,
@@ -101,6 +110,8 @@ def load_reference(folder: Path) -> Reference:
         measures_file=measures_file,
         quality=quality,
         quality_file=quality_file,
+        wording=wording,
+        mapping_file=mapping_file,
     )
 
 

@@ -19,6 +19,7 @@ This module reads the files without importing great_expectations.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,16 @@ def rules_markdown(suites: dict[str, Suite]) -> str:
         for rule in suites[kind].rules:
             lines.append(f"| `{rule.rule_id}` | {rule.severity} | {rule.level} | {rule.contract} | {rule.message_zh} |")
     return "\n".join(lines) + "\n"
+
+
+_ALLOWED_SET = re.compile(r"\bb\.(\w+) not in \(([^)]*)\)")
+
+
+def allowed_values(suite: Suite) -> dict[str, tuple[str, ...]]:
+    """The values a column allows, for each column a rule of the suite holds to a list
+    (`b.<column> not in ('…', …)`): the suites are the one statement of those lists."""
+    found: dict[str, tuple[str, ...]] = {}
+    for rule in suite.rules:
+        for column, listed in _ALLOWED_SET.findall(rule.query):
+            found.setdefault(column, tuple(re.findall(r"'([^']*)'", listed)))
+    return found

@@ -9,9 +9,10 @@ import re
 
 import polars as pl
 
-from pipeline.ingest.extracts.limits import LIMITS, check_header, check_rows
+from pipeline.ingest.extracts.limits import LIMITS, check_header, check_rows, too_large
 from pipeline.ingest.extracts.table import (HEADER_SEARCH_ROWS, MAX_HEAD_LINES, FileRejected, RawTable, find_header,
-                                            finish, non_blank)
+                                            finish, non_blank, raw_table)
+from pipeline.ingest.extracts.wording import Wording
 
 # A CSV is read whole into memory (about ten times its size at the peak): refuse one far
 # beyond any county's monthly extract before reading it, rather than let it exhaust the
@@ -83,22 +84,15 @@ def _head_rows(text: str) -> list[tuple[int, list[str]]]:
         wanted *= 4
 
 
-def too_large(size: int, filename: str, limit: int = MAX_CSV_BYTES) -> FileRejected:
-    return FileRejected(
-        f"文件 {filename}：大小 {size // (1024 * 1024)} MB，超过单个报表文件的上限 {limit // (1024 * 1024)} MB，"
-        "为安全起见未读取。请确认是否误放了其他文件；确需报送时请按机构或镇街拆分后重新报送。",
-        f"File {filename}: {size} bytes, above the limit of {limit} bytes; not read.",
-    )
-
-
-def read_csv(data: bytes, kind: str, filename: str) -> RawTable:
+def read_csv(data: bytes, kind: str, filename: str, wording: Wording | None = None) -> RawTable:
     """A CSV's bytes (read once by the caller, who hashes and archives the same bytes)."""
     if len(data) > MAX_CSV_BYTES:
-        raise too_large(len(data), filename)
+        raise too_large(len(data), filename, MAX_CSV_BYTES)
     text, encoding = decode_csv(data, filename)
     text = _unix_line_ends(text)
     head = _head_rows(text)
-    index, mapping, extras = find_header(head, kind, filename)
+    header = find_header(head, kind, filename, wording)
+    index, mapping = header.index, header.mapping
     check_header(head, index, filename)
     width = max(mapping) + 1
     try:
@@ -120,7 +114,7 @@ def read_csv(data: bytes, kind: str, filename: str) -> RawTable:
     del text
     check_rows(frame, mapping, filename, first_data_row=index + 2)
     rows = finish(frame, mapping, kind, first_data_row=index + 2)
-    return RawTable(rows, encoding, extras, index + 1)
+    return raw_table(rows, kind, header, encoding, wording)
 
 
 def _unreadable_csv(text: str, filename: str) -> FileRejected:

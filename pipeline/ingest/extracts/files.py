@@ -17,9 +17,12 @@ _STEM_TO_KIND = {stem.lower(): kind for kind, stems in KIND_STEMS.items() for st
 _NAME = re.compile(
     r"^(?P<stem>" + "|".join(re.escape(s) for s in _STEM_TO_KIND) + r")_"
     r"(?P<month>\d{4}-\d{2}|\d{6}|\d{4}年\d{1,2}月)"
-    r"\.(?P<ext>csv|xlsx)$",
+    r"\.(?P<ext>csv|xlsx|xls|ods|et)$",
     re.IGNORECASE,
 )
+# The forms of a workbook (read by fastexcel/calamine); `et` is WPS's own spreadsheet
+# format, tried as what its bytes are (docs/extract-format.md §1).
+WORKBOOK_EXTS = ("xlsx", "xls", "ods", "et")
 _MONTH_FORMS = (
     re.compile(r"^(\d{4})-(\d{2})$"),
     re.compile(r"^(\d{4})(\d{2})$"),

@@ -23,6 +23,7 @@ LIMITS_FILE = Path(__file__).with_name("limits.toml")
 class Limits:
     max_csv_bytes: int
     max_xlsx_uncompressed: int
+    max_xls_bytes: int
     max_rows: int
     max_columns: int
     max_chars: int
@@ -38,16 +39,26 @@ def load_limits(path: Path = LIMITS_FILE) -> Limits:
     files, cells = data.get("file", {}), data.get("cell", {})
     columns = dict(cells.get("columns", {}))
     known = {col.name for cols in COLUMNS.values() for col in cols}
-    numbers = [files.get(k) for k in ("max_csv_bytes", "max_xlsx_uncompressed", "max_rows", "max_columns")]
+    numbers = [files.get(k) for k in ("max_csv_bytes", "max_xlsx_uncompressed", "max_xls_bytes", "max_rows",
+                                        "max_columns")]
     numbers += [cells.get("max_chars"), *columns.values()]
     if not all(isinstance(n, int) and n > 0 for n in numbers) or set(columns) - known:
         raise ValueError(f"{path}: every limit must be a positive integer, and [cell.columns] "
                          f"may name contract columns only (unknown: {sorted(set(columns) - known)})")
-    return Limits(files["max_csv_bytes"], files["max_xlsx_uncompressed"], files["max_rows"], files["max_columns"],
-                  cells["max_chars"], columns)
+    return Limits(files["max_csv_bytes"], files["max_xlsx_uncompressed"], files["max_xls_bytes"], files["max_rows"],
+                  files["max_columns"], cells["max_chars"], columns)
 
 
 LIMITS = load_limits()
+
+
+def too_large(size: int, filename: str, limit: int | None = None) -> FileRejected:
+    limit = LIMITS.max_csv_bytes if limit is None else limit
+    return FileRejected(
+        f"文件 {filename}：大小 {size // (1024 * 1024)} MB，超过单个报表文件的上限 {limit // (1024 * 1024)} MB，"
+        "为安全起见未读取。请确认是否误放了其他文件；确需报送时请按机构或镇街拆分后重新报送。",
+        f"File {filename}: {size} bytes, above the limit of {limit} bytes; not read.",
+    )
 
 
 def used_width(cells: list[object]) -> int:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
 from pipeline.ingest.extracts.spec import COLUMNS, Column
+from pipeline.ingest.extracts.wording import Wording, apply_values
 
 HEADER_SEARCH_ROWS = 10
 # Blank rows are skipped while looking for the ten rows; this many rows at most.
@@ -38,24 +39,33 @@ class RawTable:
     encoding: str
     extra_headers: list[str]
     header_row: int  # 1-based row of the header in the file
+    sheet: str | None = None  # a workbook's sheet read, when it is not the first
+    wording_used: list[str] = field(default_factory=list)  # the county's mappings used (mapping.toml)
 
 
 def norm(text: object) -> str:
     return unicodedata.normalize("NFKC", str(text)).strip() if text is not None else ""
 
 
-def _header_lookup(kind: str) -> dict[str, Column]:
+def _header_lookup(kind: str, wording: Wording | None = None) -> dict[str, Column]:
     lookup: dict[str, Column] = {}
     for col in COLUMNS[kind]:
         lookup[norm(col.header)] = col
         lookup[col.name.lower()] = col
+    by_name = {col.name: col for col in COLUMNS[kind]}
+    for alias, name in (wording.header_aliases(kind) if wording else {}).items():
+        lookup.setdefault(alias, by_name[name])  # a contract header keeps its own meaning
     return lookup
 
 
-def _match_header(cells: list[object], kind: str) -> tuple[dict[int, Column], list[str]]:
-    lookup = _header_lookup(kind)
+def _match_header(cells: list[object], kind: str,
+                  wording: Wording | None = None) -> tuple[dict[int, Column], list[str], list[str]]:
+    """Columns found (cell index → column), extra headers, and the county's header aliases used."""
+    lookup = _header_lookup(kind, wording)
+    contract = _header_lookup(kind)
     mapping: dict[int, Column] = {}
     extras: list[str] = []
+    aliases: list[str] = []
     taken: set[str] = set()
     for i, cell in enumerate(cells):
         text = norm(cell)
@@ -63,9 +73,11 @@ def _match_header(cells: list[object], kind: str) -> tuple[dict[int, Column], li
         if col is not None and col.name not in taken:
             mapping[i] = col
             taken.add(col.name)
+            if text not in contract and text.lower() not in contract:
+                aliases.append(f"表头“{text}”→“{col.header}”")
         elif text:
             extras.append(text)
-    return mapping, extras
+    return mapping, extras, aliases
 
 
 def non_blank(rows: Iterable[tuple[int, list[object]]]) -> list[tuple[int, list[object]]]:
@@ -80,30 +92,61 @@ def non_blank(rows: Iterable[tuple[int, list[object]]]) -> list[tuple[int, list[
     return found
 
 
-def find_header(candidates: list[tuple[int, list[object]]], kind: str,
-                 filename: str) -> tuple[int, dict[int, Column], list[str]]:
-    """The 0-based index of the header row among `candidates` (row index, cells)."""
+@dataclass
+class Header:
+    """The header row found: its 0-based index, the columns, extra headers, aliases used."""
+
+    index: int
+    mapping: dict[int, Column]
+    extras: list[str]
+    aliases: list[str]
+
+
+@dataclass
+class HeaderMissing:
+    """No header row: the row that came closest (-1: none held a required header) and the
+    required columns it lacks."""
+
+    index: int
+    missing: list[Column]
+
+    def rejection(self, filename: str, where: str = "") -> FileRejected:
+        if self.index < 0:
+            return FileRejected(
+                f"文件 {filename}：{where}前 {HEADER_SEARCH_ROWS} 个非空行中找不到表头行，"
+                "请使用规定的表头（如 统计月份、机构编号）后重新报送。",
+                f"File {filename}: no header row in the first {HEADER_SEARCH_ROWS} non-blank rows.",
+            )
+        return FileRejected(
+            f"文件 {filename}：{where}第 {self.index + 1} 行表头缺少必填列：{'、'.join(c.header for c in self.missing)}。"
+            "整个文件未载入，请补齐这些列后重新报送。",
+            f"File {filename}: header row {self.index + 1} lacks required columns: "
+            f"{', '.join(c.name for c in self.missing)}. Nothing was loaded.",
+        )
+
+
+def search_header(candidates: list[tuple[int, list[object]]], kind: str,
+                  wording: Wording | None = None) -> Header | HeaderMissing:
+    """The first of `candidates` (row index, cells) holding every required header."""
     required = {c.name for c in COLUMNS[kind] if c.required}
     best: tuple[int, set[str]] = (-1, set())
     for index, cells in candidates[:HEADER_SEARCH_ROWS]:
-        mapping, extras = _match_header(cells, kind)
+        mapping, extras, aliases = _match_header(cells, kind, wording)
         found = {c.name for c in mapping.values()}
         if required <= found:
-            return index, mapping, extras
+            return Header(index, mapping, extras, aliases)
         if len(found & required) > len(best[1]):
             best = (index, found & required)
-    missing = [c for c in COLUMNS[kind] if c.required and c.name not in best[1]]
-    names_zh = "、".join(c.header for c in missing)
-    names_en = ", ".join(c.name for c in missing)
-    if best[0] < 0:
-        raise FileRejected(
-            f"文件 {filename}：前 {HEADER_SEARCH_ROWS} 个非空行中找不到表头行，请使用规定的表头（如 统计月份、机构编号）后重新报送。",
-            f"File {filename}: no header row in the first {HEADER_SEARCH_ROWS} non-blank rows.",
-        )
-    raise FileRejected(
-        f"文件 {filename}：第 {best[0] + 1} 行表头缺少必填列：{names_zh}。整个文件未载入，请补齐这些列后重新报送。",
-        f"File {filename}: header row {best[0] + 1} lacks required columns: {names_en}. Nothing was loaded.",
-    )
+    return HeaderMissing(best[0], [c for c in COLUMNS[kind] if c.required and c.name not in best[1]])
+
+
+def find_header(candidates: list[tuple[int, list[object]]], kind: str, filename: str,
+                wording: Wording | None = None) -> Header:
+    """The header row among `candidates` (row index, cells), or FileRejected saying what is missing."""
+    found = search_header(candidates, kind, wording)
+    if isinstance(found, HeaderMissing):
+        raise found.rejection(filename)
+    return found
 
 
 def finish(frame: pl.DataFrame, mapping: dict[int, Column], kind: str, first_data_row: int) -> pl.DataFrame:
@@ -127,3 +170,10 @@ def finish(frame: pl.DataFrame, mapping: dict[int, Column], kind: str, first_dat
     out = out.filter(~pl.all_horizontal(pl.col(value_cols).is_null()))
     ordered = ["source_row"] + [c.name for c in COLUMNS[kind] if c.type != "name"]
     return out.select(ordered)
+
+
+def raw_table(rows: pl.DataFrame, kind: str, header: Header, encoding: str, wording: Wording | None,
+              sheet: str | None = None) -> RawTable:
+    """The RawTable of a file's finished rows, the county's value mappings applied."""
+    rows, values_used = apply_values(rows, kind, wording)
+    return RawTable(rows, encoding, header.extras, header.index + 1, sheet, header.aliases + values_used)

@@ -23,6 +23,8 @@ _MONTH_FORMS = (
 )
 _TRUE = ["是", "y", "1", "true"]
 _FALSE = ["否", "n", "0", "false"]
+# Every written form of a flag (compared in lower case).
+FLAG_FORMS = tuple(_TRUE + _FALSE)
 
 
 def _ymd(col: pl.Expr, pattern: str) -> pl.Expr:

@@ -1,8 +1,10 @@
-"""Reading an XLSX extract: its first worksheet, every cell as text.
+"""Reading a workbook extract (XLSX, XLS, ODS; a WPS .et as what its bytes are): the first
+sheet holding every required header, every cell as text.
 
-Before anything is decompressed the zip is checked against a size limit (a "zip bomb"
-would exhaust memory); id numbers stored as numbers are read as Excel shows them
-(`3.70781E+17`), so that the scientific-notation rule rejects them.
+Before anything is decompressed a zip (XLSX, ODS) is checked against a size limit (a "zip
+bomb" would exhaust memory); an XLS is not compressed, and its size is bounded directly.
+Id numbers stored as numbers are read as Excel shows them (`3.70781E+17`), so that the
+scientific-notation rule rejects them.
 """
 
 from __future__ import annotations
@@ -16,18 +18,33 @@ import zlib
 
 import polars as pl
 
-from pipeline.ingest.extracts.limits import LIMITS, check_header, check_rows
-from pipeline.ingest.extracts.table import MAX_HEAD_LINES, FileRejected, RawTable, find_header, finish, non_blank
+from pipeline.ingest.extracts.limits import LIMITS, check_header, check_rows, too_large
+from pipeline.ingest.extracts.table import (MAX_HEAD_LINES, FileRejected, Header, HeaderMissing, RawTable, finish,
+                                            non_blank, raw_table, search_header)
+from pipeline.ingest.extracts.wording import Wording
 
 # An XLSX is a zip: refuse one whose declared uncompressed size could not be a monthly
 # extract before decompressing anything (a "zip bomb" would exhaust memory).
 MAX_XLSX_UNCOMPRESSED = LIMITS.max_xlsx_uncompressed
 
 
-def _not_a_workbook(filename: str) -> FileRejected:
+MAX_XLS_BYTES = LIMITS.max_xls_bytes
+_ZIP = b"PK\x03\x04"
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the compound file of an .xls (and of most .et)
+_FORM_ZH = {"xlsx": "Excel（.xlsx）", "xls": "Excel 97-2003（.xls）", "ods": "OpenDocument 表格（.ods）"}
+
+
+def _not_a_workbook(filename: str, ext: str = "xlsx") -> FileRejected:
+    if ext == "et":
+        return FileRejected(
+            f"文件 {filename}：WPS 表格（.et）格式的文件无法读取。请在 WPS 中打开，"
+            "用“文件—另存为”保存为 Excel 工作簿（.xlsx）后重新报送。",
+            f"File {filename}: a WPS .et workbook that cannot be read; save it as .xlsx.",
+        )
     return FileRejected(
-        f"文件 {filename}：不是有效的 Excel（.xlsx）文件，可能已损坏、扩展名有误或设置了打开密码。请用 Excel 重新保存（不设密码）后报送。",
-        f"File {filename}: not a valid .xlsx file (corrupt, misnamed or password-protected).",
+        f"文件 {filename}：不是有效的 {_FORM_ZH.get(ext, 'Excel')} 文件，可能已损坏、扩展名有误或设置了打开密码。"
+        "请用 Excel 或 WPS 打开后另存为 Excel 工作簿（.xlsx，不设密码）再报送。",
+        f"File {filename}: not a valid .{ext} file (corrupt, misnamed or password-protected).",
     )
 
 
@@ -47,11 +64,15 @@ def _too_large(filename: str, size: int) -> FileRejected:
 _LARGE_NUMBER = re.compile(rb"<v>[^<]{0,40}?[eE]|<v>[-+]?\d{12}")
 _LARGE_NUMBER_PREFIXED = re.compile(rb"<\w+:v>(?:[^<]{0,40}?[eE]|[-+]?\d{12})")
 _PREFIXED_ROOT = re.compile(rb"<\w+:worksheet[\s>]")
+# In an ODS, a number is an attribute of its cell: `office:value="3.70781202203150E+17"`.
+_ODS_LARGE_NUMBER = re.compile(rb'office:value="(?:[^"]{0,40}?[eE]|[-+]?\d{12})')
 _SCAN_OVERLAP = 64
 
 
 def _large_number_pattern(start: bytes) -> re.Pattern[bytes]:
     """The pattern for a worksheet whose XML begins with `start`."""
+    if b"urn:oasis:names:tc:opendocument" in start[:4096]:
+        return _ODS_LARGE_NUMBER
     return _LARGE_NUMBER_PREFIXED if _PREFIXED_ROOT.search(start[:4096]) else _LARGE_NUMBER
 
 
@@ -99,7 +120,12 @@ def _inflated_size(handle, info: zipfile.ZipInfo, limit: int, scan: list[bool] |
     return total
 
 
-def _check_zip(data: bytes, filename: str) -> bool:
+def _scanned(member: str) -> bool:
+    """Whether a zip member holds cell values: an XLSX worksheet, an ODS's content."""
+    return member.startswith("xl/worksheets/") or member == "content.xml"
+
+
+def _check_zip(data: bytes, filename: str, ext: str = "xlsx") -> bool:
     """Refuse a workbook that inflates beyond MAX_XLSX_UNCOMPRESSED: first by the sizes it
     declares (a plain zip bomb costs nothing to refuse), then by inflating each member
     once, counting and keeping nothing (a crafted zip may declare less than it holds).
@@ -112,7 +138,7 @@ def _check_zip(data: bytes, filename: str) -> bool:
             if declared > MAX_XLSX_UNCOMPRESSED:
                 raise _too_large(filename, declared)
             for info in infos:
-                scan = large if info.filename.startswith("xl/worksheets/") else None
+                scan = large if _scanned(info.filename) else None
                 if _inflated_size(handle, info, limit=info.file_size, scan=scan) > info.file_size:
                     raise FileRejected(
                         f"文件 {filename}：压缩内容的实际大小超过文件自身声明的大小（疑似恶意构造的文件），为安全起见未读取。"
@@ -120,7 +146,7 @@ def _check_zip(data: bytes, filename: str) -> bool:
                         f"File {filename}: member {info.filename!r} inflates beyond its declared size; not read.",
                     )
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, struct.error):
-        raise _not_a_workbook(filename) from None
+        raise _not_a_workbook(filename, ext) from None
     return large[0]
 
 
@@ -137,7 +163,7 @@ def excel_general(value: float) -> str:
     return f"{mantissa.rstrip('0').rstrip('.')}E{exponent}"
 
 
-def _numbers_as_excel_shows_them(reader, frame: pl.DataFrame, index: int) -> pl.DataFrame:
+def _numbers_as_excel_shows_them(reader, sheet: int, frame: pl.DataFrame, index: int) -> pl.DataFrame:
     """An id number typed into a numeric cell is an Excel casualty (extract-format.md §2.2): the
     cell holds a float whose last digits are gone, and read as text it would look like an
     18-digit number (`370781202203150080`) that can even pass the check digit. Such cells
@@ -146,10 +172,11 @@ def _numbers_as_excel_shows_them(reader, frame: pl.DataFrame, index: int) -> pl.
 
     The string load cannot tell a numeric cell from a text cell of digits, so the id column
     is loaded once more, as booleans: a number (or a TRUE/FALSE) converts, text does not.
-    That second load is done only for a workbook whose worksheet XML may hold a number of
-    12 or more digits (`_check_zip`): a smaller number reads the same either way."""
+    That second load is done only for a workbook whose sheets may hold a number of 12 or
+    more digits: an XLSX or ODS whose XML says so (`_check_zip`), and every XLS (its
+    numbers are binary): a smaller number reads the same either way."""
     name = frame.columns[index]  # by name: fastexcel's column indices count from column A
-    column = reader.load_sheet(0, header_row=None, skip_rows=0, use_columns=[name], dtypes={name: "boolean"})
+    column = reader.load_sheet(sheet, header_row=None, skip_rows=0, use_columns=[name], dtypes={name: "boolean"})
     converted, _errors = column.to_arrow_with_errors()  # text cells are errors: not numbers
     numeric = pl.Series(converted.column(0)).is_not_null()
     if numeric.len() != frame.height:  # both loads start at row 1: cannot happen
@@ -169,28 +196,74 @@ def _is_float(text: str | None) -> bool:
         return False
 
 
-def read_xlsx(data: bytes, kind: str, filename: str) -> RawTable:
-    """A workbook's bytes (read once by the caller, who hashes and archives the same bytes)."""
+def _open(data: bytes, ext: str, filename: str):
+    """The fastexcel reader of a workbook's bytes, and whether it may hold large numbers."""
     import fastexcel
 
-    large_numbers = _check_zip(data, filename)
+    if data[:4] == _ZIP:
+        large_numbers = _check_zip(data, filename, ext)
+    elif data[:8] == _OLE2:
+        if len(data) > MAX_XLS_BYTES:  # not compressed: its size is what it holds
+            raise too_large(len(data), filename, MAX_XLS_BYTES)
+        large_numbers = True  # binary numbers: no cheap scan
+    else:  # e.g. an HTML table or a CSV saved under a workbook's extension
+        raise _not_a_workbook(filename, ext)
     try:
-        reader = fastexcel.read_excel(data)
-        # skip_rows=0: from row 1 even when the first rows are empty, so that row numbers
-        # are the ones the clerk sees in Excel.
-        sheet = reader.load_sheet(0, header_row=None, skip_rows=0, dtypes="string")
-        frame = sheet.to_polars()
-    except Exception as exc:  # fastexcel raises its own error types for corrupt sheets
+        return fastexcel.read_excel(data), large_numbers
+    except Exception:  # fastexcel raises its own error types for what it cannot open
+        raise _not_a_workbook(filename, ext) from None
+
+
+def _sheet_frame(reader, sheet: int) -> tuple[pl.DataFrame, bool]:
+    """One sheet, every cell as text from row 1 (`skip_rows=0`: also when the first rows are
+    empty, so that row numbers are the ones the clerk sees), and whether it is visible."""
+    loaded = reader.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string")
+    return loaded.to_polars(), loaded.visible == "visible"
+
+
+def _first_sheet_with_header(reader, kind: str, filename: str, ext: str,
+                             wording: Wording | None) -> tuple[int, pl.DataFrame, list, Header]:
+    """The first visible sheet holding every required header (extract-format.md §1): its
+    index, text cells, first non-blank rows and header. A hidden sheet is never read."""
+    closest: tuple[int, str, HeaderMissing] | None = None
+    names = reader.sheet_names
+    for sheet, name in enumerate(names):
+        try:
+            frame, visible = _sheet_frame(reader, sheet)
+        except Exception as exc:  # a sheet calamine cannot read
+            raise FileRejected(
+                f"文件 {filename}：工作表“{name}”无法读取（{type(exc).__name__}）。"
+                "请用 Excel 或 WPS 打开后另存为 Excel 工作簿（.xlsx）再报送。",
+                f"File {filename}: sheet {sheet + 1} cannot be read ({type(exc).__name__}).",
+            ) from None
+        if not visible:
+            continue
+        head = non_blank(enumerate(list(r) for r in frame.head(MAX_HEAD_LINES).iter_rows()))
+        found = search_header(head, kind, wording)
+        if isinstance(found, Header):
+            return sheet, frame, head, found
+        if closest is None or (found.index >= 0 and len(found.missing) < len(closest[2].missing)):
+            closest = (sheet, name, found)
+    if closest is None:  # no sheet, or every sheet hidden
         raise FileRejected(
-            f"文件 {filename}：Excel 文件无法读取（{type(exc).__name__}）。请用 Excel 重新保存后报送。",
-            f"File {filename}: the workbook cannot be read ({type(exc).__name__}).",
-        ) from None
-    head = non_blank(enumerate(list(r) for r in frame.head(MAX_HEAD_LINES).iter_rows()))
-    index, mapping, extras = find_header(head, kind, filename)
+            f"文件 {filename}：没有可见的工作表（数据所在的工作表被隐藏了）。请在 Excel 或 WPS 中取消隐藏后重新报送。",
+            f"File {filename}: no visible sheet; nothing was loaded.",
+        )
+    sheet, name, missing = closest
+    where = f"各工作表中都没有完整的表头；最接近的是工作表“{name}”，其" if len(names) > 1 else ""
+    raise missing.rejection(filename, where)
+
+
+def read_workbook(data: bytes, kind: str, filename: str, ext: str = "xlsx",
+                  wording: Wording | None = None) -> RawTable:
+    """A workbook's bytes (read once by the caller, who hashes and archives the same bytes)."""
+    reader, large_numbers = _open(data, ext, filename)
+    sheet, frame, head, header = _first_sheet_with_header(reader, kind, filename, ext, wording)
+    index, mapping = header.index, header.mapping
     check_header(head, index, filename)
     for i, col in mapping.items():
         if large_numbers and col.type == "id" and i < frame.width:
-            frame = _numbers_as_excel_shows_them(reader, frame, i)
+            frame = _numbers_as_excel_shows_them(reader, sheet, frame, i)
     body = frame.slice(index + 1)
     check_rows(body, mapping, filename, first_data_row=index + 2)
     rows = finish(body, mapping, kind, first_data_row=index + 2)
@@ -204,4 +277,5 @@ def read_xlsx(data: bytes, kind: str, filename: str) -> RawTable:
         pl.col(c).str.replace(r"^(\d{4}-\d{2}-\d{2}) \d{2}:\d{2}:\d{2}(\.\d+)?$", "$1")
         for c in rows.columns if c != "source_row"
     )
-    return RawTable(rows, "xlsx", extras, index + 1)
+    named = f"第 {sheet + 1} 个工作表“{reader.sheet_names[sheet]}”" if sheet else None
+    return raw_table(rows, kind, header, ext, wording, named)

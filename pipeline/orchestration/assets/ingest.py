@@ -30,10 +30,11 @@ def reference_tables(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[
     "recorded in audit.load_log and copied into the raw archive."))
 def staged_extracts(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[Tuoyu]) -> dg.MaterializeResult:
     settings = tuoyu.settings()
+    wording = load_reference(settings.reference).wording  # the county's mapping.toml and 镇街 names
     with tuoyu.connection() as con:
         try:
             result = ingest_inbox(con, settings.inbox, settings.archive, settings.key(),
-                                  progress=context.log.debug, first_month=settings.first_month)
+                                  progress=context.log.debug, first_month=settings.first_month, wording=wording)
         except InboxMissing as exc:  # not transient: no retries, the message says what to do
             raise dg.Failure(description=str(exc), allow_retries=False) from None
         rows = dict(con.execute(
