@@ -229,3 +229,34 @@ def test_template_command(tmp_path, monkeypatch, capsys) -> None:
     assert "托育机构_2024-06.xlsx" in capsys.readouterr().out
     assert main(["template", "--out", str(tmp_path), "--month", "2024-6"]) == 2  # not YYYY-MM
     assert "YYYY-MM" in capsys.readouterr().err
+
+
+def test_an_area_written_code_and_name_is_read_as_its_code() -> None:
+    cells = ["370781001 王府街道", "370781001\u3000王府街道", "370781001", "王府街道", "370781001王府街道", None]
+    # NFKC (done at read time) makes the ideographic space a space; without a space it is left as written
+    frame = pl.DataFrame({"a": cells}).with_columns(pl.col("a").str.normalize("NFKC"))
+    assert frame.select(area_code(pl.col("a"))).to_series().to_list() == [
+        "370781001", "370781001", "370781001", "王府街道", "370781001王府街道", None]
+
+
+def test_allowed_values_are_written_once_and_filled_into_query_and_message(tmp_path) -> None:
+    import json
+    import shutil
+
+    from pipeline.validate.suites import SUITES_DIR, SuiteError, load_suite
+
+    raw = json.loads((SUITES_DIR / "enrollment.json").read_text(encoding="utf-8"))
+    entry = next(e for e in raw["expectations"] if e["meta"]["rule_id"] == "ENR-CLASS-TYPE")
+    assert "乳儿班" not in entry["kwargs"]["unexpected_rows_query"]  # the list is in meta only
+    assert entry["meta"]["allowed_values"] == ["乳儿班", "托小班", "托大班"]
+    rule = load_suite("enrollment").rule("ENR-CLASS-TYPE")
+    assert rule.query.endswith("not in ('乳儿班', '托小班', '托大班')")
+    assert "（应为：乳儿班、托小班 或 托大班）" in rule.message_zh
+    assert rule.column == "class_type" and rule.allowed_values == ("乳儿班", "托小班", "托大班")
+    # a list no query takes is refused, not silently ignored
+    shutil.copytree(SUITES_DIR, tmp_path, dirs_exist_ok=True)
+    entry["kwargs"]["unexpected_rows_query"] = entry["kwargs"]["unexpected_rows_query"].replace(
+        "{allowed_values}", "'乳儿班'")
+    (tmp_path / "enrollment.json").write_text(json.dumps(raw, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(SuiteError, match="allowed_values"):
+        load_suite("enrollment", tmp_path)

@@ -31,6 +31,7 @@ from pipeline.ingest.load import ingest_inbox, pending_scope
 from pipeline.period import month_label, shift_month
 from pipeline.reference import load_reference, write_reference_tables
 from pipeline.settings import DEFAULT_FIRST_MONTH
+from pipeline.warehouse.connection import DEFAULT_MEMORY_LIMIT
 from pipeline.warehouse.schema import create_tables
 
 log = logging.getLogger(__name__)
@@ -179,7 +180,8 @@ def _read_back(con: duckdb.DuckDBPyConnection, check: FileCheck, rel_path: str) 
 
 
 def check_files(paths: list[Path], reference_folder: Path, warehouse: Path | None = None, *,
-                first_month: str = DEFAULT_FIRST_MONTH, this_month: str | None = None) -> CheckReport:
+                first_month: str = DEFAULT_FIRST_MONTH, this_month: str | None = None,
+                memory_limit: str = DEFAULT_MEMORY_LIMIT) -> CheckReport:
     """Check `paths` as the ingest and validation would take them; the warehouse untouched."""
     if not paths:
         raise CheckUsageError("请至少给出一个要检查的文件。Give at least one file to check.")
@@ -193,12 +195,13 @@ def check_files(paths: list[Path], reference_folder: Path, warehouse: Path | Non
     with tempfile.TemporaryDirectory(prefix="tuoyu-check-") as scratch:
         for number, turn in enumerate(_turns(paths)):
             _check_turn(Path(scratch) / f"turn-{number}", turn, checks, given_institutions, reference, warehouse,
-                        first_month, this_month)
+                        first_month, this_month, memory_limit)
     return CheckReport([checks[p] for p in paths])
 
 
 def _check_turn(folder: Path, turn: list[Path], checks: dict[Path, FileCheck], given_institutions: dict[str, Path],
-                reference, warehouse: Path | None, first_month: str, this_month: str | None) -> None:
+                reference, warehouse: Path | None, first_month: str, this_month: str | None,
+                memory_limit: str) -> None:
     inbox = folder / "inbox"
     rel: dict[Path, str] = {}
     names = {p: recognise(p.name) for p in turn}
@@ -213,6 +216,8 @@ def _check_turn(folder: Path, turn: list[Path], checks: dict[Path, FileCheck], g
             rel[path] = f"{position}/{path.name}"
     con = duckdb.connect(":memory:")
     try:
+        con.execute(f"set memory_limit = '{memory_limit}'")  # checked by the settings (digits and a unit)
+        con.execute("set temp_directory = ?", [str(folder / "spill")])
         create_tables(con)
         write_reference_tables(con, reference)
         attach_problem = _attach(con, warehouse)
@@ -294,7 +299,7 @@ def check_command(files: list[str], settings, *, xlsx: str | None, protected: li
     try:
         target = check_destination(Path(xlsx), protected) if xlsx else None
         report = check_files([Path(f) for f in files], settings.reference, settings.warehouse,
-                             first_month=settings.first_month)
+                             first_month=settings.first_month, memory_limit=settings.memory_limit)
     except (CheckUsageError, ExportRefused) as exc:
         print(f"错误 Error: {exc}", file=sys.stderr)
         return 2
