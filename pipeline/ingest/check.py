@@ -30,8 +30,7 @@ from pipeline.ingest.extracts.spec import KIND_LABEL_ZH
 from pipeline.ingest.load import ingest_inbox, pending_scope
 from pipeline.period import month_label, shift_month
 from pipeline.reference import load_reference, write_reference_tables
-from pipeline.settings import DEFAULT_FIRST_MONTH
-from pipeline.warehouse.connection import DEFAULT_MEMORY_LIMIT
+from pipeline.settings import DEFAULT_FIRST_MONTH, DEFAULT_MEMORY_LIMIT
 from pipeline.warehouse.schema import create_tables
 
 log = logging.getLogger(__name__)
@@ -101,23 +100,18 @@ class CheckReport:
 
 
 def _turns(paths: list[Path]) -> list[list[Path]]:
-    """The files in turns with at most one file of a kind and month per turn."""
-    turns: list[list[Path]] = []
-    taken: list[set[tuple[str, str]]] = []
+    """The files in turns, each turn with at most one file of a kind and month (the ingest
+    would take only the newest of two, and both are to be checked)."""
+    turns: list[dict[object, Path]] = []
     for path in paths:
         name = recognise(path.name)
-        key = (name.kind, name.period) if name else None
-        for turn, keys in zip(turns, taken, strict=True):
-            if key is None or key not in keys:
-                break
-        else:
-            turns.append([])
-            taken.append(set())
-            turn, keys = turns[-1], taken[-1]
-        turn.append(path)
-        if key is not None:
-            keys.add(key)
-    return turns
+        key = (name.kind, name.period) if name else path
+        turn = next((t for t in turns if key not in t), None)
+        if turn is None:
+            turn = {}
+            turns.append(turn)
+        turn[key] = path
+    return [list(turn.values()) for turn in turns]
 
 
 def _attach(con: duckdb.DuckDBPyConnection, warehouse: Path | None) -> str | None:
