@@ -260,3 +260,19 @@ def test_allowed_values_are_written_once_and_filled_into_query_and_message(tmp_p
     (tmp_path / "enrollment.json").write_text(json.dumps(raw, ensure_ascii=False), encoding="utf-8")
     with pytest.raises(SuiteError, match="allowed_values"):
         load_suite("enrollment", tmp_path)
+
+
+def test_the_example_rows_of_the_notes_sheet_load_cleanly(templates, tmp_path) -> None:
+    from pipeline.ingest.check import check_files
+
+    files = []
+    for kind, path in templates.items():
+        rows = list(openpyxl.load_workbook(path)[NOTES_SHEET].iter_rows(values_only=True))
+        header = [c for c in rows[-2] if c is not None]  # the example's header row, then the example
+        assert header == [c.header for c in COLUMNS[kind]]
+        lines = [",".join(header), ",".join("" if c is None else str(c) for c in rows[-1][:len(header)])]
+        files.append(tmp_path / path.name.replace(".xlsx", ".csv"))
+        files[-1].write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = check_files(files, default_reference_folder(), tmp_path / "no-warehouse.duckdb")
+    assert [(c.status, c.rows_read, c.rows_rejected) for c in report.files] == [("loaded", 1, 0)] * 3
+    assert report.exit_code == 0
