@@ -110,6 +110,10 @@ def _atomic_write(path: Path, write, *, text: bool, encoding: str | None = None,
         raise
 
 
+# For other writers of a new file (the templates, the 退回修改清单): the same safe way.
+write_file = _atomic_write
+
+
 def to_csv(df: pl.DataFrame, target: Path | IO[str] | None = None, *, replace: bool = False) -> None:
     """CSV, text cells neutralised. A file is for Excel: UTF-8 with a BOM (so Excel reads the
     Chinese) and CRLF line ends; a stream (standard output) is for shell tools: plain LF.
@@ -177,24 +181,31 @@ class TooManyRows(Exception):
 
 def to_xlsx(df: pl.DataFrame, path: Path, *, sheet: str = "查询结果", replace: bool = False) -> None:
     """One sheet: header row, numbers as numbers, dates as dates, text as text (neutralised)."""
+    to_xlsx_sheets({sheet: df}, path, replace=replace)
+
+
+def to_xlsx_sheets(sheets: dict[str, pl.DataFrame], path: Path, *, replace: bool = False) -> None:
+    """One sheet per frame, each as `to_xlsx` writes it (sheet names at most 31 characters)."""
     import xlsxwriter
 
-    if df.height > XLSX_MAX_ROWS:
-        raise TooManyRows(f"结果有 {df.height} 行，超过 Excel 上限；请用 --csv。Too many rows for Excel: use --csv.")
+    for df in sheets.values():
+        if df.height > XLSX_MAX_ROWS:
+            raise TooManyRows(f"结果有 {df.height} 行，超过 Excel 上限；请用 --csv。Too many rows for Excel: use --csv.")
 
     def write(f: IO[bytes]) -> None:
         wb = xlsxwriter.Workbook(f, {"strings_to_formulas": False, "strings_to_urls": False,
                                      "strings_to_numbers": False, "remove_timezone": True})
-        ws = wb.add_worksheet(sheet)
         bold = wb.add_format({"bold": True})
         date_fmt = wb.add_format({"num_format": "yyyy-mm-dd"})
         datetime_fmt = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-        for col, name in enumerate(df.columns):
-            ws.write_string(0, col, str(neutralise_cell(name)), bold)
-        for r, row in enumerate(_spreadsheet_rows(df), start=1):
-            for c, value in enumerate(row):
-                _xlsx_cell(ws, r, c, value, date_fmt, datetime_fmt)
-        ws.freeze_panes(1, 0)
+        for sheet, df in sheets.items():
+            ws = wb.add_worksheet(sheet)
+            for col, name in enumerate(df.columns):
+                ws.write_string(0, col, str(neutralise_cell(name)), bold)
+            for r, row in enumerate(_spreadsheet_rows(df), start=1):
+                for c, value in enumerate(row):
+                    _xlsx_cell(ws, r, c, value, date_fmt, datetime_fmt)
+            ws.freeze_panes(1, 0)
         wb.close()
 
     _atomic_write(Path(path), write, text=False, replace=replace)

@@ -172,6 +172,28 @@ def cmd_fix(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_template(args: argparse.Namespace, settings: Settings) -> int:
+    """The three extracts' blank templates for the units that send them."""
+    from pipeline.analysts.destination import ExportRefused
+    from pipeline.templates import write_templates
+
+    try:
+        written = write_templates(Path(args.out), settings.reference, args.month, _export_protected(settings))
+    except (ExportRefused, ValueError) as exc:
+        print(f"错误 Error: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"模板已写入 Template written: {path}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    """What loading the given files would do, without loading anything."""
+    from pipeline.ingest.check import check_command
+
+    return check_command(args.files, settings, xlsx=args.xlsx, protected=_export_protected(settings))
+
+
 def cmd_withdraw(args: argparse.Namespace, settings: Settings) -> int:
     """Withdraw a delivered file version (kept in the raw archive), then run, so that its
     month is recomputed."""
@@ -241,6 +263,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", metavar="FILE|KIND", help="the file as delivered, or 托育机构/在托幼儿/从业人员")
     p.add_argument("month", nargs="?", default=None, metavar="MONTH", help="YYYY-MM, with KIND")
     p.set_defaults(func=cmd_withdraw)
+
+    p = sub.add_parser("template", help="write the three extracts' blank XLSX templates (drop-down lists)")
+    p.add_argument("--out", default=".", metavar="DIR", help="an existing folder (default: here)")
+    p.add_argument("--month", default=None, metavar="YYYY-MM", help="the month of the files (default: YYYY-MM in the name)")
+    p.set_defaults(func=cmd_template)
+
+    p = sub.add_parser("check", help="check extract files as a run would, without loading anything")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--xlsx", default=None, metavar="OUT", help="write the 退回修改清单 (rows to send back)")
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("dev", help="start the Dagster UI (127.0.0.1) with schedule and sensor")
     p.add_argument("--port", type=int, default=3000)

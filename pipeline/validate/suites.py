@@ -10,6 +10,12 @@ that kind. Every expectation is an `UnexpectedRowsExpectation` whose query selec
     contract    the extract-format.md line it enforces
     message_zh  what the office clerk reads: what is wrong and what to do
 
+A rule on a column of fixed values also says `column` (the staging column) and
+`allowed_values` (the list): its query and message write `{allowed_values}` where the list
+goes, and `load_suite` puts it there (SQL literals in the query, `A、B 或 C` in the
+message). So the list is written once, and the templates' drop-down lists
+(pipeline/templates) read the same `allowed_values`.
+
 The suite's own `meta` carries `kind`, `row_values` (the staging text columns copied into
 the audit rows' JSON) and `blocking_rejected_share` (above it a file cannot be trusted).
 
@@ -18,6 +24,7 @@ This module reads the files without importing great_expectations.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass
@@ -34,6 +41,8 @@ VALIDATION_ORDER = ("institutions", "enrollment", "staffing")
 SEVERITIES = ("R", "W")
 LEVELS = ("row", "file")
 RULE_META_KEYS = ("rule_id", "severity", "level", "contract", "message_zh")
+# Where a rule's query and message take its meta.allowed_values.
+ALLOWED_VALUES = "{allowed_values}"
 # GX's own failure severity, kept in step with meta.severity (the suite lint test checks it).
 GX_SEVERITY = {"R": "critical", "W": "warning"}
 
@@ -50,6 +59,8 @@ class Rule:
     message_zh: str
     description: str
     query: str
+    column: str | None = None  # the staging column of a rule on fixed values
+    allowed_values: tuple[str, ...] = ()  # its values, as the query accepts them
 
     def query_for(self, relation: str) -> str:
         """The query with `{batch}` replaced the way GX replaces it (`str.format`)."""
@@ -65,6 +76,10 @@ class Suite:
     row_values: tuple[str, ...]
     blocking_rejected_share: float
 
+    def allowed_values(self) -> dict[str, tuple[str, ...]]:
+        """Staging column → the values its rule accepts (the rules with meta.allowed_values)."""
+        return {rule.column: rule.allowed_values for rule in self.rules if rule.allowed_values}
+
     def rule(self, rule_id: str) -> Rule:
         for rule in self.rules:
             if rule.rule_id == rule_id:
@@ -76,6 +91,36 @@ class SuiteError(ValueError):
     """A suite file that cannot drive validation (missing meta, unknown severity, …)."""
 
 
+def _sql_list(values: list[str]) -> str:
+    return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
+
+
+def values_zh(values: list[str] | tuple[str, ...]) -> str:
+    """`A、B 或 C`: a list of values as the clerk's messages write it."""
+    values = list(values)
+    return values[0] if len(values) == 1 else "、".join(values[:-1]) + " 或 " + values[-1]
+
+
+def _fill_allowed_values(expectation: dict[str, Any], where: str) -> dict[str, Any]:
+    """The expectation with meta.allowed_values written into its query and message, checked:
+    a list where no placeholder takes it (or a placeholder without a list) is refused."""
+    meta = expectation.get("meta") or {}
+    kwargs = expectation.get("kwargs") or {}
+    values = meta.get("allowed_values")
+    placed = ALLOWED_VALUES in kwargs.get("unexpected_rows_query", "")
+    if values is None and not placed:
+        return expectation
+    if not (isinstance(values, list) and values and all(isinstance(v, str) and v for v in values)):
+        raise SuiteError(f"{where}: meta.allowed_values must be a non-empty list of texts")
+    if not placed or not meta.get("column"):
+        raise SuiteError(f"{where}: meta.allowed_values needs meta.column and {ALLOWED_VALUES} in the query")
+    filled = copy.deepcopy(expectation)
+    filled["kwargs"]["unexpected_rows_query"] = kwargs["unexpected_rows_query"].replace(ALLOWED_VALUES,
+                                                                                       _sql_list(values))
+    filled["meta"]["message_zh"] = meta.get("message_zh", "").replace(ALLOWED_VALUES, values_zh(values))
+    return filled
+
+
 def load_suite(kind: str, suites_dir: Path = SUITES_DIR) -> Suite:
     """Read and check `expectations/<kind>.json`."""
     path = suites_dir / f"{kind}.json"
@@ -84,8 +129,10 @@ def load_suite(kind: str, suites_dir: Path = SUITES_DIR) -> Suite:
     if data.get("name") != kind or meta.get("kind") != kind:
         raise SuiteError(f"{path}: name and meta.kind must both be {kind!r}")
     rules = []
-    for position, expectation in enumerate(data.get("expectations", []), start=1):
+    expectations = data.get("expectations", [])
+    for position, expectation in enumerate(expectations, start=1):
         where = f"{path}, expectation {position}"
+        expectation = expectations[position - 1] = _fill_allowed_values(expectation, where)
         if expectation.get("type") != "unexpected_rows_expectation":
             raise SuiteError(f"{where}: only unexpected_rows_expectation is supported, not {expectation.get('type')!r}")
         rule_meta = expectation.get("meta") or {}
@@ -106,11 +153,16 @@ def load_suite(kind: str, suites_dir: Path = SUITES_DIR) -> Suite:
             message_zh=rule_meta["message_zh"],
             description=expectation.get("description", ""),
             query=query,
+            column=rule_meta.get("column"),
+            allowed_values=tuple(rule_meta.get("allowed_values") or ()),
         ))
     ids = [rule.rule_id for rule in rules]
     duplicated = sorted({rule_id for rule_id in ids if ids.count(rule_id) > 1})
     if duplicated:
         raise SuiteError(f"{path}: rule ids used more than once: {', '.join(duplicated)}")
+    columns = [rule.column for rule in rules if rule.allowed_values]
+    if len(columns) != len(set(columns)):
+        raise SuiteError(f"{path}: two rules give allowed_values for one column")
     share = meta.get("blocking_rejected_share")
     if not isinstance(share, (int, float)) or not 0 <= share <= 1:
         raise SuiteError(f"{path}: meta.blocking_rejected_share must be a number between 0 and 1")

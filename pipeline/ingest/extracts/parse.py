@@ -58,7 +58,7 @@ def to_staging(rows: pl.DataFrame, kind: str, *, sha256: str, period_file: str, 
         # normalisation — the texts, not the parsed values, as rule INS-DUPLICATE compares
         # them (`1,200` and `1200`, or two different unreadable dates, are not copies).
         texts = [f"{c.name}_raw" if c.name in parsers else c.name for c in COLUMNS[kind] if c.type != "name"]
-        frame = frame.with_columns(
+        frame = frame.with_columns(area_code=values.area_code(pl.col("area_code"))).with_columns(
             is_duplicate=pl.struct(texts).is_first_distinct().not_(),
             credit_code=pl.col("credit_code").str.to_uppercase(),
         ).with_columns(credit_code_valid=credit_code_valid(pl.col("credit_code")))

@@ -21,10 +21,15 @@ _MONTH_FORMS = (
     r"^(\d{4})(\d{2})$",
     r"^(\d{4})年(\d{1,2})月$",
 )
-_TRUE = ["是", "y", "1", "true"]
-_FALSE = ["否", "n", "0", "false"]
+# The flag words of the contract, as the templates' drop-down lists offer them; the parser
+# also takes the other forms of extract-format.md §1.
+FLAG_WORDS = ("是", "否")
+_TRUE = [FLAG_WORDS[0], "y", "1", "true"]
+_FALSE = [FLAG_WORDS[1], "n", "0", "false"]
 # Every written form of a flag (compared in lower case).
 FLAG_FORMS = tuple(_TRUE + _FALSE)
+# An area cell written `代码 名称`, as the templates' drop-down list of 所在镇街代码 shows it.
+_CODE_AND_NAME = r"^(\d+)\s+\D.*$"
 
 
 def _ymd(col: pl.Expr, pattern: str) -> pl.Expr:
@@ -82,3 +87,9 @@ def parse_int(col: pl.Expr) -> pl.Expr:
     digits = col.str.replace_all(",", "", literal=True).str.replace(r"\.0+$", "")
     value = digits.cast(pl.Int64, strict=False)
     return pl.when(valid & ~(col.str.starts_with("-") & (value == 0))).then(value).otherwise(None)
+
+
+def area_code(col: pl.Expr) -> pl.Expr:
+    """The code of an area cell written `代码 名称` (`370781001 王府街道`, the templates' list
+    form); any other text as it is. The name is a label: the code alone is judged (INS-AREA)."""
+    return pl.coalesce(col.str.extract(_CODE_AND_NAME, 1), col)
