@@ -136,7 +136,7 @@ def test_format_status_in_chinese(con):
     assert "不完整的月份（3 个）：" in text
     assert "  2024-02：缺从业人员" in lines
     assert "      staffing_2024-03_修订.xlsx：缺少表头：岗位。" in lines  # why, and which file
-    assert "文件名无法识别、未读取的文件 1 个：readme.txt" in text
+    assert "收件箱中文件名无法识别、未读取的文件 1 个（请按提示改名后重新运行）：" in text and "  readme.txt" in lines
     assert "最近一次运行：2024-05-05 08:00 开始，2024-05-05 08:03 结束，成功。" in text
     # columns line up although the cells hold Chinese text: the last column starts at one place
     rows = [line.rstrip() for line in lines if line[:5] == "2024-" and line.rstrip()[-1] in "是否"]

@@ -46,10 +46,23 @@ class ExtractName:
     ext: str
 
 
+# Harmless variants of a name, accepted (docs/decisions.md): spaces or a hyphen instead of the
+# `_` after the kind (`托育机构 2024年9月.csv`), and the copy marker a browser or the file
+# manager adds (`托育机构_2024-09(1).csv`, `… (2).xlsx`, full-width brackets too).
+_SEPARATOR = re.compile(r"^(?P<stem>" + "|".join(re.escape(s) for s in _STEM_TO_KIND) + r")(?:\s+|\s*-\s*)(?=\d)",
+                        re.IGNORECASE)
+_COPY_MARKER = re.compile(r"\s*\(\d{1,3}\)(?=\.[^.]+$)")
+
+
+def _harmless(name: str) -> str:
+    """`name` without the harmless variants (NFKC has made full-width brackets ASCII)."""
+    return _SEPARATOR.sub(r"\g<stem>_", _COPY_MARKER.sub("", name, count=1), count=1)
+
+
 def recognise(filename: str) -> ExtractName | None:
     """The kind, month and format a file name declares, or None when it is not an extract."""
     name = unicodedata.normalize("NFKC", filename).strip()
-    m = _NAME.match(name)
+    m = _NAME.match(name) or _NAME.match(_harmless(name))
     if not m:
         return None
     period = parse_month(m.group("month"))
