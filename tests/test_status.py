@@ -189,3 +189,24 @@ def test_command_reads_the_warehouse_when_free(con, tmp_path):
     out = io.StringIO()
     assert status_command(tmp_path / "nowhere.duckdb", None, out=out) == 1
     assert "tuoyu run" in out.getvalue()
+
+
+def test_months_start_at_the_first_delivered_file_or_from(con):
+    make_log(con, [("vanished_early.csv", "institutions", "2021-01", "v", None, None, None, "vanished", "01-01 09")])
+    assert status(con).months[0].period == "2024-01"  # not the vanished file's month
+    assert [m.period for m in status(con, first="2024-03").months] == ["2024-03", "2024-04"]
+
+
+def test_unrecognised_files_as_the_inbox_is_now_and_their_look_alikes(con, tmp_path):
+    make_log(con, [("从业人员 2024年2月.et", None, None, "u1", None, None, None, "unrecognised", "03-01 09"),
+                   ("renamed_since.txt", None, None, "u2", None, None, None, "unrecognised", "03-01 09")])
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name in ("readme.txt", "从业人员 2024年2月.et"):
+        (inbox / name).write_text("x")
+    report = status(con, inbox=inbox)
+    assert report.unrecognised == ["readme.txt", "从业人员 2024年2月.et"]  # renamed_since.txt is gone
+    feb = report.months[1]
+    assert feb.problems_zh() == [
+        "缺从业人员（收件箱中的 从业人员 2024年2月.et 文件名无法识别，可能就是该报表：请另存为 从业人员_2024-02.xlsx）"]
+    assert "renamed_since.txt" in status(con).unrecognised  # without the inbox: every one logged

@@ -260,8 +260,8 @@ def _summary(settings: Settings, started: datetime, result) -> list[str]:
     else:
         lines.append("没有新的或修改过的文件。No new or changed files.")
     if rejected:
-        lines.append("拒收的文件（请更正后重新报送）Rejected files (correct and deliver again):")
-        lines += [f"  {path}：{message}" for path, message in rejected]
+        lines.append("拒收的文件（请更正后重新报送）：")
+        lines += [f"  {path}：{chinese_part(message)}" for path, message in rejected]
     earlier = rejected_in_inbox - len(rejected)
     if earlier > 0:
         lines.append(f"另有 {earlier} 个此前拒收的文件仍在收件箱，尚未重新报送（见 tuoyu status）。"

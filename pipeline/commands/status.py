@@ -78,7 +78,7 @@ class KindStatus:
 class MonthStatus:
     period: str
     kinds: dict[str, KindStatus]
-    # {kind: [(unrecognised file, the name to give it)]} of the files that look like a missing kind
+    # {kind: [(unrecognised file, what to do: rename or save as)]} of the files that look like a missing kind
     lookalikes: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     @property
@@ -92,8 +92,8 @@ class MonthStatus:
             k = self.kinds[kind]
             label = KIND_LABEL_ZH[kind]
             if k.state == MISSING:
-                out.append(f"缺{label}" + "".join(f"（收件箱中的 {path} 文件名无法识别，可能就是该报表：请改名为 {name}）"
-                                                 for path, name in self.lookalikes.get(kind, [])))
+                out.append(f"缺{label}" + "".join(f"（收件箱中的 {path} 文件名无法识别，可能就是该报表：请{action}）"
+                                                 for path, action in self.lookalikes.get(kind, [])))
             elif k.state == REJECTED:
                 out.append(f"{label}文件被拒收" + ("（仍使用此前版本）" if k.fallback_path else ""))
             elif k.state == ALL_ROWS_REJECTED:
@@ -185,7 +185,8 @@ def status(con: duckdb.DuckDBPyConnection, *, through: str | None = None, first:
     for path in unrecognised:
         advice = explain_name(path)
         if advice.suggestion:
-            looks_like.setdefault((advice.kind, advice.period), []).append((path, advice.suggestion))
+            action = f"{'另存为' if advice.convert else '改名为'} {advice.suggestion}"
+            looks_like.setdefault((advice.kind, advice.period), []).append((path, action))
     delivered = sorted(r["period"] for r in recognised if r["status"] in DELIVERED)
     start = first or (delivered[0] if delivered else through)
     end = max(p for p in (through, delivered[-1] if delivered else None, start) if p) if start else None
@@ -292,7 +293,7 @@ def format_status(report: StatusReport) -> str:
                 for kind in KINDS:
                     k = m.kinds[kind]
                     if k.state == REJECTED and k.message:
-                        lines.append(f"      {k.file_path}：{k.message}")
+                        lines.append(f"      {k.file_path}：{chinese_part(k.message)}")
             lines.append("请补报缺失的报表；被拒收或数据行全部被剔除的，请按原因修正文件后重新放入收件箱。")
         else:
             lines.append(f"全部 {len(report.months)} 个月份的三类报表均已收到。")

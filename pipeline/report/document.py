@@ -129,6 +129,7 @@ def build_document(data: ReportData, compiler: str, generated_on: date | None, d
         "title": title,
         "county": data.county_name,
         "short_title": f"{mark}{data.county_name}托育服务发展目标监测月报",
+        "demo_mark": mark,  # the card's heading
         "period": data.period,
         "period_label": month_label(data.period),
         "as_of": date_label(data.period_end),

@@ -35,6 +35,8 @@ _YEAR_MONTH = (
     re.compile(r"(?<!\d)(\d{4})(\d{2})(?!\d)"),
 )
 _MONTH_ONLY = re.compile(r"(?<!\d)(\d{1,2})\s*月")
+# What copying a file adds to its name (Windows: `… - 副本`, `… - Copy`; macOS: `… copy`).
+_COPY = re.compile(r"\s*-?\s*(副本|copy)(\s*\(?\d+\)?)?\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,10 @@ def explain_name(filename: str, this_month: str | None = None) -> NameAdvice:
     period, why = _period(base, this_month)
     if why:
         reasons.append(why)
+    copy = _COPY.search(base)
+    if copy:
+        reasons.append(f"文件名中的“{copy.group(0).strip()}”是复制文件时加上的：与原文件相同的副本可直接删除，"
+                       "是更正后的新版本则按下面的名称改名")
     if len(reasons) == 0:
         reasons.append("类别和年月之外还有其他文字，或写法不对（应为 报表类别_年月，如 托育机构_2024-06）")
     suggestion = None
