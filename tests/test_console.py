@@ -162,7 +162,7 @@ def test_a_run_with_a_weak_key_is_refused_before_anything_is_written(office, mon
     assert cli.main(["run"]) == 2
     err = capsys.readouterr().err
     assert "太弱" in err and "secrets.token_hex(32)" in err
-    assert not (office / "warehouse" / "warehouse.duckdb").exists()
+    assert not (office / "warehouse").exists()  # not even the lock file
 
 
 def test_the_fingerprint_is_recorded_once_and_other_keys_are_refused(tmp_path):
@@ -217,6 +217,7 @@ def test_harmless_variants_are_read(name):
 
 @pytest.mark.parametrize(("name", "words", "suggestion"), [
     ("机构表7月.xlsx", ["开头", "“7月”没有年份"], "托育机构_2026-07.xlsx"),
+    ("2024/机构表7月.xlsx", ["“7月”没有年份"], "托育机构_2024-07.xlsx"),  # the folder's year
     ("托育机构_2024-09.et", ["WPS", "另存为"], "托育机构_2024-09.xlsx"),
     ("在托幼儿名单2024年3月.xlsx", [], "在托幼儿_2024-03.xlsx"),
     ("institutions_2022-09 - 副本.csv", ["复制文件时"], "托育机构_2022-09.csv"),

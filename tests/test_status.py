@@ -210,3 +210,19 @@ def test_unrecognised_files_as_the_inbox_is_now_and_their_look_alikes(con, tmp_p
     assert feb.problems_zh() == [
         "缺从业人员（收件箱中的 从业人员 2024年2月.et 文件名无法识别，可能就是该报表：请另存为 从业人员_2024-02.xlsx）"]
     assert "renamed_since.txt" in status(con).unrecognised  # without the inbox: every one logged
+
+
+def test_a_stretch_of_months_with_nothing_is_one_line(con):
+    text = format_status(status(con, through="2024-09"))
+    assert "2024-05 至 2024-09（5 个月）：三类报表均未收到" in text.splitlines()
+    assert "  2024-05 至 2024-09（5 个月）：三类报表均未收到" in text.splitlines()
+    assert "不完整的月份（8 个）：" in text
+    assert not any(line.startswith("2024-07 ") for line in text.splitlines())
+
+
+def test_the_clerk_reads_a_message_without_its_english_sentence():
+    from pipeline.commands.status import chinese_part
+
+    assert chinese_part("第 1 行表头缺少必填列：岗位。该月此类数据暂缺。 File 2024/从业人员_2024-08.csv: header "
+                        "row 1 lacks required columns: role. Nothing was loaded.") == "第 1 行表头缺少必填列：岗位。该月此类数据暂缺。"
+    assert chinese_part("只有中文。") == "只有中文。"

@@ -75,6 +75,7 @@ def run_pipeline(settings: Settings, *, progress: Progress | None = None,
     """Run the whole job once, holding the run lock (waiting up to the settings' lock_wait);
     never raises for a known problem."""
     try:
+        settings.key()  # no key, or a weak one: said before anything (the lock file too) is made
         with run_lock(settings.warehouse, settings.lock_wait, on_wait) as lock:
             return _run_pipeline(settings, lock, progress)
     except (ConfigError, RunInProgress) as exc:

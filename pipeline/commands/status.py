@@ -244,7 +244,7 @@ def record_run(con: duckdb.DuckDBPyConnection, run_id: str, started_at: datetime
 
 def chinese_part(message: str) -> str:
     """A load-log message without its closing English sentence (the clerk's part)."""
-    return re.sub(r"(?<=[。）])\s+[\x20-\x7e]+$", "", message or "")
+    return re.sub(r"(?<=[。）])\s+[A-Z][^。！？]*$", "", message or "")
 
 
 def _when(t: datetime | None) -> str:
@@ -268,6 +268,34 @@ def _cell(k: KindStatus) -> str:
     return text
 
 
+# So many months in a row with nothing at all are one line, not a line each.
+EMPTY_STRETCH = 3
+
+
+def _empty_stretches(months: list[MonthStatus]) -> list[list[MonthStatus]]:
+    """The months in order, one per group, except runs of EMPTY_STRETCH or more months with
+    nothing received (and no look-alike file), which are one group."""
+    groups: list[list[MonthStatus]] = []
+    run: list[MonthStatus] = []
+
+    def flush() -> None:
+        groups.extend([run[:]] if len(run) >= EMPTY_STRETCH else [[m] for m in run])
+        run.clear()
+
+    for m in months:
+        if all(k.state == MISSING and not k.versions for k in m.kinds.values()) and not m.lookalikes:
+            run.append(m)
+        else:
+            flush()
+            groups.append([m])
+    flush()
+    return groups
+
+
+def _stretch(group: list[MonthStatus]) -> str:
+    return f"{group[0].period} 至 {group[-1].period}（{len(group)} 个月）"
+
+
 def format_status(report: StatusReport) -> str:
     """The report as Chinese text for the terminal: a months × kinds table, then what to do."""
     from pipeline.analysts.export import display_width
@@ -277,18 +305,30 @@ def format_status(report: StatusReport) -> str:
         lines.append("尚未收到任何可识别的报表文件。")
     else:
         header = ["月份", *(KIND_LABEL_ZH[k] for k in KINDS), "完整"]
-        rows = [[m.period, *(_cell(m.kinds[k]) for k in KINDS), "是" if m.complete else "否"] for m in report.months]
+        groups = _empty_stretches(report.months)
+        rows = [[m.period, *(_cell(m.kinds[k]) for k in KINDS), "是" if m.complete else "否"]
+                for group in groups if len(group) == 1 for m in group]
         widths = [max(display_width(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
         def line(cells: list[str]) -> str:
             return "  ".join(c + " " * (w - display_width(c)) for c, w in zip(cells, widths, strict=True)).rstrip()
 
-        lines += [line(header), line(["-" * w for w in widths]), *map(line, rows)]
+        lines += [line(header), line(["-" * w for w in widths])]
+        for group in groups:
+            m = group[0]
+            lines.append(line([m.period, *(_cell(m.kinds[k]) for k in KINDS), "是" if m.complete else "否"])
+                         if len(group) == 1 else f"{_stretch(group)}：三类报表均未收到")
         lines.append("")
         incomplete = report.incomplete_months
         if incomplete:
             lines.append(f"不完整的月份（{len(incomplete)} 个）：")
-            for m in incomplete:
+            for group in groups:
+                if len(group) > 1:
+                    lines.append(f"  {_stretch(group)}：三类报表均未收到")
+                    continue
+                m = group[0]
+                if m.complete:
+                    continue
                 lines.append(f"  {m.period}：" + "；".join(m.problems_zh()))
                 for kind in KINDS:
                     k = m.kinds[kind]

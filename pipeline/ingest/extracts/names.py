@@ -2,8 +2,9 @@
 docs/decisions.md): the run's load log, its summary and `tuoyu status` say it in Chinese.
 
 The kind is guessed from words of the name (机构, 幼儿, 人员 …), the month from its digits; a
-month without a year is given the latest year in which that month is not in the future. A
-guess is only a suggestion: nothing is read until the file is renamed.
+month without a year is given the year of the folder it is in (`2024/机构表7月.xlsx`), else
+the latest year in which that month is not in the future. A guess is only a suggestion:
+nothing is read until the file is renamed.
 """
 
 from __future__ import annotations
@@ -71,8 +72,9 @@ def _kind(base: str) -> str | None:
     return None
 
 
-def _period(base: str, this_month: str) -> tuple[str | None, str | None]:
-    """(month, why it is not in the name as a month) from the digits of the name."""
+def _period(base: str, this_month: str, folder: str = "") -> tuple[str | None, str | None]:
+    """(month, why it is not in the name as a month) from the digits of the name; a month
+    without a year takes the year of the innermost folder named by one."""
     for form in _YEAR_MONTH:
         for match in form.finditer(base):
             year, month = int(match.group(1)), int(match.group(2))
@@ -81,8 +83,9 @@ def _period(base: str, this_month: str) -> tuple[str | None, str | None]:
     match = _MONTH_ONLY.search(base)
     if match and 1 <= int(match.group(1)) <= 12:
         month = int(match.group(1))
-        year = int(this_month[:4])
-        if index(f"{year:04d}-{month:02d}") > index(this_month):
+        years = re.findall(r"(?<!\d)((?:19|20)\d{2})(?!\d)", folder)
+        year = int(years[-1]) if years else int(this_month[:4])
+        if not years and index(f"{year:04d}-{month:02d}") > index(this_month):
             year -= 1
         return f"{year:04d}-{month:02d}", f"文件名中的“{match.group(0)}”没有年份"
     return None, "文件名中没有年月（应写成 2024-06、202406 或 2024年6月）"
@@ -92,7 +95,8 @@ def explain_name(filename: str, this_month: str | None = None) -> NameAdvice:
     """Why `filename` (not recognised) is not an extract's name, and, where its kind and month
     can be guessed, the name to give it. `this_month`: the current month (default: now)."""
     this_month = this_month or shift_month(last_full_month(), 1)
-    name = unicodedata.normalize("NFKC", PurePosixPath(filename).name).strip()
+    path = PurePosixPath(unicodedata.normalize("NFKC", filename))
+    name, folder = path.name.strip(), path.parent.as_posix()
     base, dot, ext = name.rpartition(".")
     if not dot:
         base, ext = name, ""
@@ -110,7 +114,7 @@ def explain_name(filename: str, this_month: str | None = None) -> NameAdvice:
         reasons.append("文件名中没有报表类别（应以 托育机构_、在托幼儿_ 或 从业人员_ 开头）")
     elif not any(base.lower().startswith(stem.lower()) for stem in stems):
         reasons.append("文件名应以报表类别 托育机构_、在托幼儿_ 或 从业人员_ 开头")
-    period, why = _period(base, this_month)
+    period, why = _period(base, this_month, folder)
     if why:
         reasons.append(why)
     copy = _COPY.search(base)
