@@ -193,8 +193,7 @@ def _check_key(key: str, demo: bool) -> None:
     if len(key) < MIN_KEY_CHARS or len(set(key)) < MIN_KEY_DISTINCT:
         raise ConfigError(
             f"TUOYU_PSEUDONYM_KEY 太弱（{len(key)} 个字符）：密钥至少 {MIN_KEY_CHARS} 个字符、"
-            f"至少 {MIN_KEY_DISTINCT} 种不同字符，否则身份证号的假名可被推算。" + how
-            + f" The pseudonym key is too weak: at least {MIN_KEY_CHARS} characters.")
+            f"至少 {MIN_KEY_DISTINCT} 种不同字符，否则身份证号的假名可被推算。" + how)
 
 
 def _dotenv() -> dict[str, str]:

@@ -45,7 +45,7 @@ class RunOutcome:
 
 def cannot_run(message: str) -> RunOutcome:
     """The run did not start: bad configuration or reference data, or the warehouse is busy."""
-    return RunOutcome(False, [f"无法运行 Cannot run: {message}"], EXIT_CANNOT_RUN)
+    return RunOutcome(False, [f"无法运行：{message}"], EXIT_CANNOT_RUN)
 
 
 def preflight(settings: Settings) -> None:
