@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -18,10 +17,10 @@ from pipeline.settings import DEMO_KEY, ConfigError
 from pipeline.warehouse.connection import table_exists
 
 LABEL = b"tuoyu pseudonym key fingerprint v1"
+# No time of recording: a run killed and run again leaves the same warehouse (tests/test_kill.py).
 DDL = """create table if not exists audit.key_fingerprint (
     fingerprint varchar not null,  -- HMAC-SHA256(key, LABEL), hex; never the key
-    demo boolean not null,          -- the published demo key
-    recorded_at timestamp not null
+    demo boolean not null           -- the published demo key
 )"""
 
 
@@ -39,13 +38,12 @@ def check_key(con: duckdb.DuckDBPyConnection, key: bytes, warehouse: Path | str,
     demo = key == DEMO_KEY.encode("utf-8")
     row = None
     if table_exists(con, "audit", "key_fingerprint"):
-        row = con.execute("select fingerprint, demo from audit.key_fingerprint order by recorded_at limit 1").fetchone()
+        row = con.execute("select fingerprint, demo from audit.key_fingerprint limit 1").fetchone()
     if row is None:
         if record:
             con.execute("create schema if not exists audit")
             con.execute(DDL)
-            con.execute("insert into audit.key_fingerprint values (?, ?, ?)",
-                        [fingerprint(key), demo, datetime.now().replace(microsecond=0)])
+            con.execute("insert into audit.key_fingerprint values (?, ?)", [fingerprint(key), demo])
         return
     stored, stored_demo = row
     if hmac.compare_digest(stored, fingerprint(key)):
