@@ -76,3 +76,25 @@ def previous_month(moment: datetime) -> str:
 def month_label(period: str) -> str:
     """`2024-03` → `2024年3月`."""
     return f"{int(period[:4])}年{int(period[5:7])}月"
+
+
+_PERIOD_FORMS = (
+    re.compile(r"(\d{4})\s*[-/.]\s*(\d{1,2})"),  # 2024-06, 2024-6, 2024/6, 2024.06
+    re.compile(r"(\d{4})(\d{2})"),  # 202406
+    re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月?"),  # 2024年6月
+)
+
+
+def parse_period(text: str) -> str | None:
+    """A month as a clerk may type it (`2024-06`, `2024-6`, `202406`, `2024年6月`, `2024/6`,
+    full-width digits too) → `2024-06`; None when it is not a month."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", str(text)).strip()
+    for form in _PERIOD_FORMS:
+        match = form.fullmatch(text)
+        if match:
+            year, month = int(match.group(1)), int(match.group(2))
+            if 1 <= month <= 12 and 1900 <= year <= 2999:
+                return f"{year:04d}-{month:02d}"
+    return None

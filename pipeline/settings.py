@@ -21,9 +21,21 @@ SQL_DIR = PROJECT_DIR / "sql"
 EXPECTATIONS_DIR = PROJECT_DIR / "expectations"
 REPORT_TEMPLATE = PROJECT_DIR / "reports" / "template.typ"
 
+# The folders a setting does not name are the project's own, wherever the command is started.
+DEFAULT_INBOX = PROJECT_DIR / "data" / "inbox"
+DEFAULT_WAREHOUSE = PROJECT_DIR / "data" / "warehouse.duckdb"
+DEFAULT_REPORTS = PROJECT_DIR / "reports"
+# `make demo` / `tuoyu demo`: its inbox, warehouse and reports; `tuoyu --demo <command>` reads them.
+DEMO_DIR = PROJECT_DIR / "data" / "demo"
+
 # The published demo key: anyone can recompute demo pseudonyms, so it is only ever used
 # when demo/test mode is named explicitly (TUOYU_DEMO=1 or `tuoyu demo`).
 DEMO_KEY = "tuoyu-demo-key-published-not-secret"
+# A pseudonym key shorter than this, or of fewer distinct characters, is refused: a short or
+# repetitive key can be guessed, and every pseudonym with it.
+MIN_KEY_CHARS = 32
+MIN_KEY_DISTINCT = 10
+MAKE_A_KEY = 'python3 -c "import secrets; print(secrets.token_hex(32))"'
 
 # The variable of each setting read from the environment. DAGSTER_HOME is Dagster's own.
 VARIABLES = {
@@ -109,10 +121,10 @@ class Settings:
             reference = default_reference_folder()
         dagster_home = get("dagster_home")
         return cls(
-            inbox=Path(get("inbox") or "data/inbox"),
+            inbox=Path(get("inbox") or DEFAULT_INBOX),
             reference=reference,
-            warehouse=Path(get("warehouse") or "data/warehouse.duckdb"),
-            reports=Path(get("reports") or "reports"),
+            warehouse=Path(get("warehouse") or DEFAULT_WAREHOUSE),
+            reports=Path(get("reports") or DEFAULT_REPORTS),
             pseudonym_key=env.get(VARIABLES["pseudonym_key"]) or None,  # a key is taken as it is
             demo=_demo(get("demo")),
             compiler=get("compiler") or DEFAULT_COMPILER,
@@ -132,6 +144,11 @@ class Settings:
         return replace(self, **changes)
 
     @property
+    def demo_key_in_use(self) -> bool:
+        """Whether the pseudonyms are made with the published demo key (its outputs are marked)."""
+        return self.demo and not self.pseudonym_key
+
+    @property
     def archive(self) -> Path:
         """The raw archive: every file version as delivered. The one place with personal data."""
         return self.warehouse.parent / "raw-archive"
@@ -142,8 +159,10 @@ class Settings:
         return self.dagster_home or self.warehouse.parent / "dagster_home"
 
     def key(self) -> bytes:
-        """The pseudonym key; the demo key only in demo/test mode; otherwise stop."""
+        """The pseudonym key; the demo key only in demo/test mode; otherwise stop. A weak key
+        (short, repetitive, or the published demo key outside demo mode) stops too."""
         if self.pseudonym_key:
+            _check_key(self.pseudonym_key, self.demo)
             return self.pseudonym_key.encode("utf-8")
         if self.demo:
             return DEMO_KEY.encode("utf-8")
@@ -167,13 +186,25 @@ def child_environment(**variables: str) -> dict[str, str]:
     return {**os.environ, **variables}
 
 
+def _check_key(key: str, demo: bool) -> None:
+    how = f"请由专人生成一个随机密钥（例如运行 {MAKE_A_KEY}），设为 TUOYU_PSEUDONYM_KEY 并妥善保管。"
+    if key == DEMO_KEY and not demo:
+        raise ConfigError("TUOYU_PSEUDONYM_KEY 是公开的演示密钥，不能用于正式数据：" + how)
+    if len(key) < MIN_KEY_CHARS or len(set(key)) < MIN_KEY_DISTINCT:
+        raise ConfigError(
+            f"TUOYU_PSEUDONYM_KEY 太弱（{len(key)} 个字符）：密钥至少 {MIN_KEY_CHARS} 个字符、"
+            f"至少 {MIN_KEY_DISTINCT} 种不同字符，否则身份证号的假名可被推算。" + how)
+
+
 def _dotenv() -> dict[str, str]:
+    """The `.env` of the project folder, under the `.env` of the working folder (which wins)."""
     from dotenv import dotenv_values
 
-    path = Path.cwd() / ".env"
-    if not path.is_file():
-        return {}
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+    values: dict[str, str] = {}
+    for path in dict.fromkeys([PROJECT_DIR / ".env", Path.cwd() / ".env"]):
+        if path.is_file():
+            values.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    return values
 
 
 def _demo(raw: str) -> bool:

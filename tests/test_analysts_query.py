@@ -449,6 +449,8 @@ def test_fix_csv_refuses_like_sql(tmp_path, monkeypatch):
     warehouse.parent.mkdir()
     con = duckdb.connect(str(warehouse))
     create_tables(con)
+    con.execute("insert into staging.institutions (sha256, period_file, row_number, source_row, institution_id) "
+                "values ('x', '2024-06', 1, 2, 'JG0001')")  # a known institution, without findings
     con.close()
     before = warehouse.read_bytes()
     code, err = _tuoyu(monkeypatch, tmp_path, "fix", "JG0001", "--csv", str(warehouse), "--force")
@@ -457,7 +459,7 @@ def test_fix_csv_refuses_like_sql(tmp_path, monkeypatch):
     assert code == 2 and "不存在" in err and not (tmp_path / "no").exists()
     target = tmp_path / "待更正.csv"
     assert _tuoyu(monkeypatch, tmp_path, "fix", "JG0001", "--csv", str(target))[0] == 0
-    assert target.read_bytes().startswith(b"\xef\xbb\xbfperiod,kind,file_path")
+    assert target.read_bytes().startswith("\ufeff月份,报表,源文件".encode())
     code, err = _tuoyu(monkeypatch, tmp_path, "fix", "JG0001", "--csv", str(target))
     assert code == 2 and "已存在" in err
     assert _tuoyu(monkeypatch, tmp_path, "fix", "JG0001", "--csv", str(target), "--force")[0] == 0

@@ -129,8 +129,13 @@ def test_run_while_another_run_holds_the_warehouse_says_so(office, monkeypatch, 
 
 
 def test_report_while_a_run_holds_the_warehouse_says_so(office, monkeypatch, capsys):
+    import duckdb
+
     monkeypatch.setenv("TUOYU_LOCK_WAIT", "0")
-    with run_lock(office / "warehouse" / "warehouse.duckdb", 0):
+    warehouse = office / "warehouse" / "warehouse.duckdb"
+    warehouse.parent.mkdir()
+    duckdb.connect(str(warehouse)).close()  # a run has opened it
+    with run_lock(warehouse, 0):
         code = cli.main(["report", "--period", "2023-03"])
     assert code != 0
     assert "另一次运行" in capsys.readouterr().err

@@ -169,7 +169,8 @@ def test_a_single_run_completes(single_run, sample):
     assert f"superseded {len(expected['superseded'])}，" in out
     assert f"拒收 rejected {len(expected['file_rejected'])}，" in out
     assert f"unrecognised {len(expected['unrecognised'])}" in out
-    listed = re.findall(r"^  (.+?)：(.+)$", out, re.M)  # each rejected file with its reason
+    rejected_block = re.search(r"^拒收的文件.*\n((?:  .*\n)+)", out, re.M).group(1)
+    listed = re.findall(r"^  (.+?)：(.+)$", rejected_block, re.M)  # each rejected file with its reason
     assert sorted(path for path, _ in listed) == expected["file_rejected"]
     assert all(re.search(r"[\u4e00-\u9fff]", reason) for _, reason in listed)
     report = Path(re.search(r"报告 Report \(2023-03\): (.+)", out).group(1))

@@ -383,3 +383,17 @@ def test_renders_a_month_without_data(warehouse, tmp_path):
     at = empty_text.index("每千人口托位数（个）")
     assert empty_text[at + 1] == "—"
     assert "2023年目标完成情况（期限2023年12月）：尚未到期" in "".join(empty_text)
+
+
+def test_a_demo_report_is_marked_on_every_page_the_card_and_the_workbook(warehouse):
+    """Made with the published demo key: the title (cover, workbook) and the running head (every
+    page, the card) say 演示数据, so it is never taken for the county's report."""
+    from pipeline.report.data import load_report_data
+    from pipeline.report.document import DEMO_MARK, build_document
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        data = load_report_data(con, PERIOD)
+    demo, real = build_document(data, "统计局", None, demo=True), build_document(data, "统计局", None)
+    assert demo.meta["title"] == DEMO_MARK + real.meta["title"] and "演示数据" in DEMO_MARK
+    assert demo.meta["short_title"].startswith(DEMO_MARK) and "演示数据" not in real.meta["title"]
+    assert demo.meta["demo_mark"] == DEMO_MARK and real.meta["demo_mark"] == ""  # the card's heading

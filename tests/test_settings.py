@@ -18,7 +18,7 @@ from pipeline.commands import cli
 from pipeline.orchestration.definitions import defs as load_definitions
 from pipeline.orchestration.resources import Tuoyu, TuoyuResource
 from pipeline.reference import default_reference_folder
-from pipeline.settings import VARIABLES, ConfigError, Settings
+from pipeline.settings import DEMO_KEY, PROJECT_DIR, VARIABLES, ConfigError, Settings
 from pipeline.warehouse.lock import RunInProgress, lock_path, run_lock
 from tests.conftest import REPO
 
@@ -75,11 +75,11 @@ def test_every_variable_is_read():
 def test_defaults_of_an_empty_environment():
     settings = Settings.from_env({"TUOYU_INBOX": "", "TUOYU_LOCK_WAIT": "  "})  # empty is unset
     assert settings == Settings(
-        inbox=Path("data/inbox"), reference=default_reference_folder(), warehouse=Path("data/warehouse.duckdb"),
-        reports=Path("reports"), pseudonym_key=None, demo=False, compiler="统计局", lock_wait=600.0,
+        inbox=PROJECT_DIR / "data/inbox", reference=default_reference_folder(),
+        warehouse=PROJECT_DIR / "data/warehouse.duckdb", reports=PROJECT_DIR / "reports", pseudonym_key=None, demo=False, compiler="统计局", lock_wait=600.0,
         schedule_cron="0 8 5 * *", memory_limit="3GB", log_level="WARNING", sql_timeout=60.0,
         sql_memory_limit="2GB", first_month="2019-01", strict_checks=False, dagster_home=None)
-    assert settings.instance_home == Path("data/dagster_home")  # beside the warehouse
+    assert settings.instance_home == PROJECT_DIR / "data/dagster_home"  # beside the warehouse
 
 
 @pytest.mark.parametrize(("raw", "demo"), [("1", True), ("yes", True), ("TRUE", True), ("0", False), ("off", False)])
@@ -115,7 +115,23 @@ def test_the_key_is_required_outside_demo_mode_only():
     with pytest.raises(ConfigError, match="^未配置假名化密钥"):
         Settings.from_env({}).key()
     assert Settings.from_env({"TUOYU_DEMO": "1"}).key() != b""
-    assert Settings.from_env({"TUOYU_PSEUDONYM_KEY": "k", "TUOYU_DEMO": "1"}).key() == b"k"
+    assert Settings.from_env({"TUOYU_PSEUDONYM_KEY": STRONG_KEY, "TUOYU_DEMO": "1"}).key() == STRONG_KEY.encode()
+
+
+STRONG_KEY = "5f0c9a1e7b3d42c8a6e1f0b9d2c7a4e3"
+
+
+@pytest.mark.parametrize("key", ["123", "a-key-of-the-office", "a" * 40, "0123456789" * 3])
+def test_a_weak_key_is_refused_with_how_to_make_one(key):
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({"TUOYU_PSEUDONYM_KEY": key}).key()
+    message = str(refused.value)
+    assert message.startswith("TUOYU_PSEUDONYM_KEY 太弱") and "secrets.token_hex(32)" in message
+
+
+def test_the_demo_key_is_refused_as_an_offices_key():
+    with pytest.raises(ConfigError, match="公开的演示密钥"):
+        Settings.from_env({"TUOYU_PSEUDONYM_KEY": DEMO_KEY}).key()
 
 
 def test_dotenv_is_read_under_the_environment_and_nothing_is_written(environment, tmp_path):
@@ -127,7 +143,7 @@ def test_dotenv_is_read_under_the_environment_and_nothing_is_written(environment
     assert settings.inbox == Path("/from/dotenv")
     assert settings.reports == Path("/from/environment")  # the environment wins
     assert dict(os.environ) == before  # .env is not loaded into the environment
-    assert Settings.from_env(load_dotenv=False).inbox == Path("data/inbox")
+    assert Settings.from_env(load_dotenv=False).inbox == PROJECT_DIR / "data/inbox"  # wherever it is started
 
 
 # ---------------------------------------------------------------- the environment: read here only, written nowhere

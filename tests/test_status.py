@@ -136,7 +136,7 @@ def test_format_status_in_chinese(con):
     assert "不完整的月份（3 个）：" in text
     assert "  2024-02：缺从业人员" in lines
     assert "      staffing_2024-03_修订.xlsx：缺少表头：岗位。" in lines  # why, and which file
-    assert "文件名无法识别、未读取的文件 1 个：readme.txt" in text
+    assert "收件箱中文件名无法识别、未读取的文件 1 个（请按提示改名后重新运行）：" in text and "  readme.txt" in lines
     assert "最近一次运行：2024-05-05 08:00 开始，2024-05-05 08:03 结束，成功。" in text
     # columns line up although the cells hold Chinese text: the last column starts at one place
     rows = [line.rstrip() for line in lines if line[:5] == "2024-" and line.rstrip()[-1] in "是否"]
@@ -189,3 +189,40 @@ def test_command_reads_the_warehouse_when_free(con, tmp_path):
     out = io.StringIO()
     assert status_command(tmp_path / "nowhere.duckdb", None, out=out) == 1
     assert "tuoyu run" in out.getvalue()
+
+
+def test_months_start_at_the_first_delivered_file_or_from(con):
+    make_log(con, [("vanished_early.csv", "institutions", "2021-01", "v", None, None, None, "vanished", "01-01 09")])
+    assert status(con).months[0].period == "2024-01"  # not the vanished file's month
+    assert [m.period for m in status(con, first="2024-03").months] == ["2024-03", "2024-04"]
+
+
+def test_unrecognised_files_as_the_inbox_is_now_and_their_look_alikes(con, tmp_path):
+    make_log(con, [("从业人员 2024年2月.et", None, None, "u1", None, None, None, "unrecognised", "03-01 09"),
+                   ("renamed_since.txt", None, None, "u2", None, None, None, "unrecognised", "03-01 09")])
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name in ("readme.txt", "从业人员 2024年2月.et"):
+        (inbox / name).write_text("x")
+    report = status(con, inbox=inbox)
+    assert report.unrecognised == ["readme.txt", "从业人员 2024年2月.et"]  # renamed_since.txt is gone
+    feb = report.months[1]
+    assert feb.problems_zh() == [
+        "缺从业人员（收件箱中的 从业人员 2024年2月.et 文件名无法识别，可能就是该报表：请另存为 从业人员_2024-02.xlsx）"]
+    assert "renamed_since.txt" in status(con).unrecognised  # without the inbox: every one logged
+
+
+def test_a_stretch_of_months_with_nothing_is_one_line(con):
+    text = format_status(status(con, through="2024-09"))
+    assert "2024-05 至 2024-09（5 个月）：三类报表均未收到" in text.splitlines()
+    assert "  2024-05 至 2024-09（5 个月）：三类报表均未收到" in text.splitlines()
+    assert "不完整的月份（8 个）：" in text
+    assert not any(line.startswith("2024-07 ") for line in text.splitlines())
+
+
+def test_the_clerk_reads_a_message_without_its_english_sentence():
+    from pipeline.commands.status import chinese_part
+
+    assert chinese_part("第 1 行表头缺少必填列：岗位。该月此类数据暂缺。 File 2024/从业人员_2024-08.csv: header "
+                        "row 1 lacks required columns: role. Nothing was loaded.") == "第 1 行表头缺少必填列：岗位。该月此类数据暂缺。"
+    assert chinese_part("只有中文。") == "只有中文。"

@@ -23,7 +23,8 @@ written to:
    version folder, which is kept: the newest two versions are kept, older ones removed.
 
 `staging`, `core` (row-level data), `audit.pending_validation` (the runner's work
-queue) and `audit.output_state` (what the runner last wrote) are never published. The view database is written in the storage format of
+queue), `audit.output_state` (what the runner last wrote) and `audit.key_fingerprint` (the
+key's fingerprint, of no use to analysts) are never published. The view database is written in the storage format of
 DuckDB 1.0 (`v1.0.0`), which every 1.x client opens (duckdb CLI 1.5.x, DBeaver's
 driver). The views use absolute paths, so the file opens from any working directory.
 Files are made read-only for their owner and group, and nothing for other users (0440;
@@ -58,7 +59,7 @@ log = logging.getLogger(__name__)
 
 PUBLISHED_SCHEMAS = ("marts", "audit", "reference")
 # The runner's own bookkeeping: its work queue, and what it last wrote (pipeline/report/freshness.py).
-NOT_PUBLISHED = frozenset({("audit", "pending_validation"), ("audit", "output_state")})
+NOT_PUBLISHED = frozenset({("audit", "pending_validation"), ("audit", "output_state"), ("audit", "key_fingerprint")})
 DATABASE_NAME = "tuoyu.duckdb"
 KEEP_VERSIONS = 2
 # The oldest storage format DuckDB 1.x still writes: opens in every 1.x and 2.x client.

@@ -10,8 +10,9 @@ import os
 import sys
 from pathlib import Path
 
+from pipeline.commands.console import ChineseArgumentParser, period_argument, require_warehouse
 from pipeline.period import last_full_month, month_count
-from pipeline.settings import ConfigError, Settings
+from pipeline.settings import DEMO_DIR, ConfigError, Settings
 
 log = logging.getLogger("tuoyu")
 
@@ -23,7 +24,19 @@ def settings_of(args: argparse.Namespace) -> Settings:
         settings = settings.with_(log_level="INFO")
     if getattr(args, "demo", False):
         settings = settings.with_(demo=True)
+    if getattr(args, "demo_folder", False):
+        settings = demo_settings(settings, DEMO_DIR)
     return settings
+
+
+def demo_settings(settings: Settings, base: Path) -> Settings:
+    """The demo's own folders under `base` (the Dagster instance too), the published demo key
+    and the shipped county: what `tuoyu demo` writes and `tuoyu --demo <command>` reads."""
+    from pipeline.reference import default_reference_folder
+
+    base = Path(base).resolve()
+    return settings.with_(demo=True, pseudonym_key=None, inbox=base / "inbox", warehouse=base / "warehouse.duckdb",
+                          reports=base / "reports", reference=default_reference_folder(), dagster_home=None)
 
 
 def _to_stderr(message: str) -> None:
@@ -81,18 +94,19 @@ def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Write the sample inbox, run the whole pipeline with the published demo key. Everything
     lives in the demo folder (the Dagster instance too); the shipped county is the reference."""
-    from pipeline.reference import default_reference_folder
-
-    base = Path(args.dir).resolve()
-    inbox = base / "inbox"
-    if not inbox.exists():
-        print(f"正在生成样例收件箱 {inbox} … Writing the sample inbox…", flush=True)
-        _write_sample(inbox, default_reference_folder(), scale=1, seed=7, start="2021-09", end=last_full_month())
-    settings = settings.with_(demo=True, inbox=inbox, warehouse=base / "warehouse.duckdb", reports=base / "reports",
-                              reference=default_reference_folder(), dagster_home=None)
+    settings = demo_settings(settings, Path(args.dir))
+    if not settings.inbox.exists():
+        print(f"正在生成样例收件箱 {settings.inbox} …", flush=True)
+        _write_sample(settings.inbox, settings.reference, scale=1, seed=7, start="2021-09", end=last_full_month())
     code = _run(settings)
-    print(f"数据仓库 Warehouse: {settings.warehouse}")
-    print(f"报告 Reports:      {settings.reports}")
+    print(f"数据仓库：{settings.warehouse}")
+    print(f"报告：    {settings.reports}")
+    if Path(args.dir).resolve() == DEMO_DIR.resolve():
+        print("查看演示数据：在任何命令前加 --demo，如 tuoyu --demo status、tuoyu --demo sql --examples、"
+              "tuoyu --demo fix。")
+    else:
+        print(f"查看演示数据：TUOYU_DEMO=1 TUOYU_INBOX={settings.inbox} TUOYU_WAREHOUSE={settings.warehouse} "
+              f"TUOYU_REPORTS={settings.reports} tuoyu status")
     return code
 
 
@@ -109,6 +123,8 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.analysts.publish import published_database
     from pipeline.analysts.query import QueryLimits, sql_command
 
+    if not args.examples:
+        require_warehouse(settings.warehouse)
     fmt, output = "table", None
     for name in ("csv", "json", "xlsx"):
         value = getattr(args, name)
@@ -125,8 +141,10 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.analysts.publish import published_database
     from pipeline.commands.status import status_command
 
+    require_warehouse(settings.warehouse)
     return status_command(settings.warehouse, published_database(settings.warehouse),
-                          through=args.through or last_full_month(), memory_limit=settings.memory_limit)
+                          through=args.through or last_full_month(), first=args.first,
+                          memory_limit=settings.memory_limit, inbox=settings.inbox)
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
@@ -135,40 +153,75 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.warehouse.connection import connect
     from pipeline.warehouse.lock import run_lock
 
+    require_warehouse(settings.warehouse)
     with run_lock(settings.warehouse, settings.lock_wait, on_wait=_to_stderr):
         con = connect(settings.warehouse, memory_limit=settings.memory_limit)
         try:
-            result = render_report(con, args.period, settings.reports, compiler=settings.compiler)
+            months = report_months(con)
+            if not months:
+                raise ConfigError("还没有载入任何托育机构报表，无法生成报告：请先把报表放入收件箱并运行 tuoyu run。")
+            if args.period is not None and args.period not in months:
+                raise ConfigError(f"{args.period} 没有已载入的托育机构报表，无法生成该月报告。"
+                                  f"有数据的月份：{months[0]} 至 {months[-1]}。")
+            result = render_report(con, args.period, settings.reports, compiler=settings.compiler,
+                                   demo=settings.demo_key_in_use)
         finally:
             con.close()
-    print(f"报告已生成 Report written: {result.pdf}")
-    print(f"手机摘要 Phone card: {result.card}")
+    print(f"报告已生成：{result.pdf}")
+    print(f"手机摘要：{result.card}")
     return 0
 
 
+def report_months(con) -> list[str]:
+    """The months a report can be rendered for: those with an institutions extract in use."""
+    return [p for (p,) in con.execute(
+        "select distinct period from audit.load_log where status = 'loaded' and kind = 'institutions' order by 1"
+    ).fetchall()]
+
+
 def cmd_fix(args: argparse.Namespace, settings: Settings) -> int:
-    """The rows of one institution that were rejected or warned, to fix in the office's file."""
+    """The rows of one institution that were rejected or warned, to fix in the office's file;
+    without an institution, the institutions that have such rows."""
     from pipeline.analysts.destination import ExportRefused, check_destination
     from pipeline.analysts.export import format_table, to_csv
-    from pipeline.validate import rows_to_fix
+    from pipeline.validate.fix import (for_the_office, format_rows_to_fix, institution_known, institutions_to_fix,
+                                       rows_to_fix)
     from pipeline.warehouse.connection import connect
 
+    require_warehouse(settings.warehouse)
+    institution = args.institution_id.strip().upper() if args.institution_id else None
+    month = f"{args.period} " if args.period else ""
     try:
         target = check_destination(Path(args.csv), _export_protected(settings), force=args.force) if args.csv else None
         con = connect(settings.warehouse, read_only=True, memory_limit=settings.memory_limit)
         try:
-            rows = rows_to_fix(con, args.institution_id, args.period)
+            if institution is None:
+                table = institutions_to_fix(con, args.period)
+            elif institution_known(con, institution):
+                table = for_the_office(rows_to_fix(con, institution, args.period))
+            else:
+                table = None
         finally:
             con.close()
+        if table is None:
+            print(f"机构编码 {institution} 不在任何已载入的报表中：请核对编码（如 JG0001）。"
+                  "不写机构编码运行 tuoyu fix，可列出有待更正数据的机构。", file=sys.stderr)
+            return 1
         if target is not None:
-            to_csv(rows, target, replace=args.force)
+            to_csv(table, target, replace=args.force)
     except ExportRefused as exc:
-        print(f"错误 Error: {exc}", file=sys.stderr)
+        print(f"错误：{exc}", file=sys.stderr)
         return 2
     if target is not None:
-        print(f"已写入 {target}（{rows.height} 行）")
+        print(f"已写入 {target}（{table.height} 行）")
+    elif table.is_empty():
+        print(f"机构 {institution} {month}没有需要更正的数据行。" if institution else f"{month}没有需要更正的数据行。")
+    elif institution is None:
+        print(f"{month}有需要更正的数据行的机构 {table.height} 个：")
+        print(format_table(table, max_rows=1000))
+        print("查看某机构的数据行：tuoyu fix <机构编码>（可加 --period 2024-06，或 --csv 待更正.csv 导出）。")
     else:
-        print(format_table(rows) if rows.height else f"机构 {args.institution_id} 没有需要更正的数据行。")
+        print(format_rows_to_fix(institution, table))
     return 0
 
 
@@ -211,75 +264,84 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.settings import child_environment
 
     home = prepare_dagster_home(settings.instance_home)
-    os.execvpe("dagster", ["dagster", "dev", "-m", "pipeline.orchestration.definitions", "-h", "127.0.0.1",
+    # beside this Python: the project's `dagster`, also when .venv/bin is not on the PATH (./tuoyu)
+    dagster = Path(sys.executable).with_name("dagster")
+    os.execvpe(str(dagster), ["dagster", "dev", "-m", "pipeline.orchestration.definitions", "-h", "127.0.0.1",
                            "-p", str(args.port)], child_environment(DAGSTER_HOME=str(home)))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tuoyu", description="托育服务发展目标监测 — monthly childcare statistics")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO (TUOYU_LOG_LEVEL=INFO)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = ChineseArgumentParser(
+        prog="tuoyu", description="托育服务发展目标监测：每月载入三类报表，校验、计算指标、生成报告。",
+        epilog="每个命令的说明：tuoyu <命令> --help。看 make demo 的演示数据：tuoyu --demo status。")
+    parser.add_argument("-v", "--verbose", action="store_true", help="显示详细日志（英文，供维护人员排查问题）")
+    parser.add_argument("--demo", dest="demo_folder", action="store_true",
+                        help=f"使用 make demo 的演示数据（{DEMO_DIR} 下的收件箱、数据仓库和报告，公开的演示密钥）")
+    sub = parser.add_subparsers(dest="command", required=True, title="命令", metavar="<命令>")
 
-    p = sub.add_parser("run", help="load new extracts and bring every table and report up to date")
-    p.add_argument("--demo", action="store_true", help="use the published demo key (sample data only)")
+    p = sub.add_parser("run", help="载入新报表，更新全部数据表、报告和发布副本")
+    p.add_argument("--demo", action="store_true", help="使用公开的演示密钥（仅限样例数据）")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("sample", help="write a synthetic inbox")
-    p.add_argument("--out", required=True)
-    p.add_argument("--scale", type=int, default=1)
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--start", default="2021-09")
-    p.add_argument("--end", default=None)
-    p.add_argument("--reference", default=None)
+    p = sub.add_parser("sample", help="生成一个样例收件箱（虚构数据）")
+    p.add_argument("--out", required=True, metavar="文件夹", help="写入的文件夹")
+    p.add_argument("--scale", type=int, default=1, help="规模倍数（默认 1）")
+    p.add_argument("--seed", type=int, default=7, help="随机种子（默认 7）")
+    p.add_argument("--start", default="2021-09", help="起始月份（默认 2021-09）")
+    p.add_argument("--end", default=None, help="结束月份（默认上个月）")
+    p.add_argument("--reference", default=None, metavar="文件夹", help="参考数据文件夹（默认随附的青州市）")
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("sql", help="a read-only query on the published copy")
-    p.add_argument("query", nargs="?")
-    p.add_argument("--example", help="run a query of sql/examples by name")
-    p.add_argument("--examples", action="store_true", help="list the example queries")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
-    p.add_argument("--csv", nargs="?", const="", default=None, metavar="FILE")
-    p.add_argument("--json", nargs="?", const="", default=None, metavar="FILE")
-    p.add_argument("--xlsx", default=None, metavar="FILE")
-    p.add_argument("--force", action="store_true", help="replace an existing export file")
+    p = sub.add_parser("sql", help="在发布副本上执行一条只读查询")
+    p.add_argument("query", nargs="?", metavar="查询", help="一条 select 语句")
+    p.add_argument("--example", metavar="名称", help="执行 sql/examples 中的一条常用查询")
+    p.add_argument("--examples", action="store_true", help="列出常用查询")
+    p.add_argument("--param", action="append", default=[], metavar="名称=值", help="常用查询的参数")
+    p.add_argument("--csv", nargs="?", const="", default=None, metavar="文件", help="导出为 CSV")
+    p.add_argument("--json", nargs="?", const="", default=None, metavar="文件", help="导出为 JSON")
+    p.add_argument("--xlsx", default=None, metavar="文件", help="导出为 Excel")
+    p.add_argument("--force", action="store_true", help="替换已有的导出文件")
     p.set_defaults(func=cmd_sql)
 
-    p = sub.add_parser("status", help="months × kinds: received, revised, missing, rejected; the last run")
-    p.add_argument("--through", default=None, help="YYYY-MM (default: last full month)")
+    p = sub.add_parser("status", help="各月三类报表的接收情况，以及最近一次运行")
+    p.add_argument("--from", dest="first", type=period_argument, default=None, metavar="月份",
+                   help="从该月起列出（默认：第一个收到报表的月份）")
+    p.add_argument("--through", type=period_argument, default=None, metavar="月份", help="列到该月（默认上个月）")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("report", help="(re)render one month's report")
-    p.add_argument("--period", default=None, help="YYYY-MM (default: latest month with an institutions extract)")
+    p = sub.add_parser("report", help="重新生成某月的报告")
+    p.add_argument("--period", type=period_argument, default=None, metavar="月份",
+                   help="如 2024-06（默认：最近一个有托育机构报表的月份）")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("fix", help="rows of one institution to fix (rejected or warned)")
-    p.add_argument("institution_id")
-    p.add_argument("--period", default=None)
-    p.add_argument("--csv", default=None, metavar="FILE")
-    p.add_argument("--force", action="store_true", help="replace an existing export file")
+    p = sub.add_parser("fix", help="某机构需要更正的数据行（不写机构编码时列出有待更正数据的机构）")
+    p.add_argument("institution_id", nargs="?", default=None, metavar="机构编码", help="如 JG0001")
+    p.add_argument("--period", type=period_argument, default=None, metavar="月份", help="只看该月")
+    p.add_argument("--csv", default=None, metavar="文件", help="导出为 CSV")
+    p.add_argument("--force", action="store_true", help="替换已有的导出文件")
     p.set_defaults(func=cmd_fix)
 
-    p = sub.add_parser("withdraw", help="withdraw a delivered file (FILE, or KIND MONTH) and recompute its month")
-    p.add_argument("target", metavar="FILE|KIND", help="the file as delivered, or 托育机构/在托幼儿/从业人员")
-    p.add_argument("month", nargs="?", default=None, metavar="MONTH", help="YYYY-MM, with KIND")
+    p = sub.add_parser("withdraw", help="撤回报送错的文件（文件名，或报表类别和月份），并重算该月")
+    p.add_argument("target", metavar="文件|报表类别", help="收件箱中的文件，或 托育机构/在托幼儿/从业人员")
+    p.add_argument("month", nargs="?", default=None, metavar="月份", help="与报表类别一起写，如 2024-07")
     p.set_defaults(func=cmd_withdraw)
 
-    p = sub.add_parser("template", help="write the three extracts' blank XLSX templates (drop-down lists)")
-    p.add_argument("--out", default=".", metavar="DIR", help="an existing folder (default: here)")
-    p.add_argument("--month", default=None, metavar="YYYY-MM", help="the month of the files (default: YYYY-MM in the name)")
+    p = sub.add_parser("template", help="生成三类报表的空白 Excel 模板（带下拉列表），发给报送单位")
+    p.add_argument("--out", default=".", metavar="文件夹", help="已有的文件夹（默认：当前文件夹）")
+    p.add_argument("--month", default=None, metavar="YYYY-MM", help="报表月份（默认：文件名中写 YYYY-MM）")
     p.set_defaults(func=cmd_template)
 
-    p = sub.add_parser("check", help="check extract files as a run would, without loading anything")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--xlsx", default=None, metavar="OUT", help="write the 退回修改清单 (rows to send back)")
+    p = sub.add_parser("check", help="像正式运行一样检查报表文件，但不载入任何数据")
+    p.add_argument("files", nargs="+", metavar="文件")
+    p.add_argument("--xlsx", default=None, metavar="输出文件", help="写出退回修改清单（发回报送单位）")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("dev", help="start the Dagster UI (127.0.0.1) with schedule and sensor")
-    p.add_argument("--port", type=int, default=3000)
+    p = sub.add_parser("dev", help="启动 Dagster 界面（仅本机 127.0.0.1），含定时任务和收件箱监测")
+    p.add_argument("--port", type=int, default=3000, help="端口（默认 3000）")
     p.set_defaults(func=cmd_dev)
 
-    p = sub.add_parser("demo", help="sample inbox + full run with the demo key")
-    p.add_argument("--dir", default="data/demo")
+    p = sub.add_parser("demo", help="生成样例收件箱，并用演示密钥完整运行一遍")
+    p.add_argument("--dir", default=str(DEMO_DIR), metavar="文件夹", help=f"演示文件夹（默认 {DEMO_DIR}）")
     p.set_defaults(func=cmd_demo)
     return parser
 
@@ -305,14 +367,14 @@ UMASK = 0o077
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # a usage error: Chinese message, exit 2
     previous = os.umask(UMASK)  # kept across `tuoyu dev`'s exec of Dagster
     try:
         settings = settings_of(args)
         _configure_logging(settings.log_level)
         return args.func(args, settings)
     except ConfigError as exc:
-        print(f"错误 Error: {exc}", file=sys.stderr)
+        print(f"错误：{exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # known, explained failures: print the message, not a traceback
         from pipeline.warehouse.lock import RunInProgress
@@ -320,9 +382,13 @@ def main(argv: list[str] | None = None) -> int:
         from pipeline.warehouse.connection import WarehouseLocked
 
         if isinstance(exc, (ReferenceDataError, RunInProgress, WarehouseLocked)):
-            print(f"错误 Error: {exc}", file=sys.stderr)
+            print(f"错误：{exc}", file=sys.stderr)
             return 2
-        raise
+        if args.verbose:
+            raise
+        print(f"出错了，命令未完成：{type(exc).__name__}: {exc}\n"
+              "请加 -v 重新运行（如 tuoyu -v status），把显示的全部内容发给维护人员。", file=sys.stderr)
+        return 1
     finally:
         os.umask(previous)
 

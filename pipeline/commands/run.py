@@ -45,18 +45,25 @@ class RunOutcome:
 
 def cannot_run(message: str) -> RunOutcome:
     """The run did not start: bad configuration or reference data, or the warehouse is busy."""
-    return RunOutcome(False, [f"无法运行 Cannot run: {message}"], EXIT_CANNOT_RUN)
+    return RunOutcome(False, [f"无法运行：{message}"], EXIT_CANNOT_RUN)
 
 
 def preflight(settings: Settings) -> None:
     """Stop before anything is written when the run cannot complete."""
     from pipeline.reference import load_reference
     from pipeline.warehouse.connection import connect
+    from pipeline.warehouse.key_guard import check_key
 
-    settings.key()  # ConfigError without a key outside demo mode
+    key = settings.key()  # ConfigError without a key outside demo mode, or with a weak one
     load_reference(settings.reference)  # ReferenceDataError names file and line
     if not settings.inbox.is_dir():
         raise ConfigError(f"收件箱文件夹不存在：{settings.inbox}。请检查 TUOYU_INBOX。Inbox folder not found.")
+    if settings.warehouse.is_file():  # KeyMismatch: not the key of this warehouse's pseudonyms
+        con = connect(settings.warehouse, read_only=True, memory_limit=settings.memory_limit)
+        try:
+            check_key(con, key, settings.warehouse, record=False)
+        finally:
+            con.close()
     connect(settings.warehouse, memory_limit=settings.memory_limit).close()  # WarehouseLocked when held
 
 
@@ -68,6 +75,7 @@ def run_pipeline(settings: Settings, *, progress: Progress | None = None,
     """Run the whole job once, holding the run lock (waiting up to the settings' lock_wait);
     never raises for a known problem."""
     try:
+        settings.key()  # no key, or a weak one: said before anything (the lock file too) is made
         with run_lock(settings.warehouse, settings.lock_wait, on_wait) as lock:
             return _run_pipeline(settings, lock, progress)
     except (ConfigError, RunInProgress) as exc:
@@ -205,6 +213,7 @@ def _summary(settings: Settings, started: datetime, result) -> list[str]:
     the rejected files with their reasons, and where the report and published copy are.
     'This run' is the rows this run added to audit.load_log (loaded_at >= its start)."""
     from pipeline.analysts.publish import published_database
+    from pipeline.commands.status import chinese_part
     from pipeline.warehouse.connection import connect
 
     con = connect(settings.warehouse, read_only=True)
@@ -218,9 +227,11 @@ def _summary(settings: Settings, started: datetime, result) -> list[str]:
         rejected = con.execute(
             """select file_path, message from audit.load_log
                where status = 'file_rejected' and loaded_at >= ? order by file_path""", [started]).fetchall()
-        unrecognised = [p for (p,) in con.execute(
-            """select file_path from audit.load_log
-               where status = 'unrecognised' and loaded_at >= ? order by file_path""", [started]).fetchall()]
+        # the unrecognised files as the inbox is now: also those first seen by an earlier run
+        unrecognised = [(p, m) for p, m in con.execute(
+            """select file_path, arg_max(message, loaded_at) from audit.load_log group by file_path
+               having arg_max(status, loaded_at) = 'unrecognised' order by file_path""").fetchall()
+            if (settings.inbox / p).exists() or (settings.inbox / p).is_symlink()]
         vanished = con.execute(
             """select file_path, message from audit.load_log
                where status = 'vanished' and loaded_at >= ? order by file_path""", [started]).fetchall()
@@ -250,8 +261,8 @@ def _summary(settings: Settings, started: datetime, result) -> list[str]:
     else:
         lines.append("没有新的或修改过的文件。No new or changed files.")
     if rejected:
-        lines.append("拒收的文件（请更正后重新报送）Rejected files (correct and deliver again):")
-        lines += [f"  {path}：{message}" for path, message in rejected]
+        lines.append("拒收的文件（请更正后重新报送）：")
+        lines += [f"  {path}：{chinese_part(message)}" for path, message in rejected]
     earlier = rejected_in_inbox - len(rejected)
     if earlier > 0:
         lines.append(f"另有 {earlier} 个此前拒收的文件仍在收件箱，尚未重新报送（见 tuoyu status）。"
@@ -260,8 +271,8 @@ def _summary(settings: Settings, started: datetime, result) -> list[str]:
         lines.append("运行中被移走、未载入的文件 Files gone during the run (not loaded):")
         lines += [f"  {path}：{message}" for path, message in vanished]
     if unrecognised:
-        lines.append("文件名无法识别、未读取的文件 Files not read (name not recognised):")
-        lines += [f"  {path}" for path in unrecognised]
+        lines.append("收件箱中文件名无法识别、未读取的文件（请按提示改名后重新运行）：")
+        lines += [f"  {path}：{chinese_part(message)}" for path, message in unrecognised]
     warnings = [e.description for e in result.get_asset_check_evaluations() if not e.passed and e.description]
     if warnings:
         lines.append("需要注意 Warnings:")

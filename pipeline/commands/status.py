@@ -4,7 +4,7 @@ Read from `audit.load_log` (one row per file version seen, extract-format.md §5
 `audit.runs` (one row per pipeline run, written by `record_run`). Works on the warehouse
 or on the published copy, which has the same two tables.
 
-For each month (from the first month with a recognised file to the last, or to
+For each month (from the first month with a delivered file, or `first`, to the last, or to
 `through`) and each kind:
 
 - received: the `loaded` version is the one the indicators use; its `loaded_at` is when
@@ -15,11 +15,14 @@ For each month (from the first month with a recognised file to the last, or to
   whether or not an earlier version is still in use; or every row of the version in use
   was rejected. The office has to deliver that file again.
 
-A month is incomplete when any kind is missing or rejected.
+A month is incomplete when any kind is missing or rejected. Files whose names were not
+recognised are listed with why and the name to give them, as far as they are still in the
+inbox; one that looks like a missing kind of a month is named beside it.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +31,7 @@ from typing import IO, Any
 
 import duckdb
 
+from pipeline.ingest.extracts.names import explain_name
 from pipeline.ingest.extracts.spec import KIND_LABEL_ZH
 from pipeline.settings import DEFAULT_MEMORY_LIMIT
 from pipeline.warehouse.schema import KINDS
@@ -74,6 +78,8 @@ class KindStatus:
 class MonthStatus:
     period: str
     kinds: dict[str, KindStatus]
+    # {kind: [(unrecognised file, what to do: rename or save as)]} of the files that look like a missing kind
+    lookalikes: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -86,7 +92,8 @@ class MonthStatus:
             k = self.kinds[kind]
             label = KIND_LABEL_ZH[kind]
             if k.state == MISSING:
-                out.append(f"缺{label}")
+                out.append(f"缺{label}" + "".join(f"（收件箱中的 {path} 文件名无法识别，可能就是该报表：请{action}）"
+                                                 for path, action in self.lookalikes.get(kind, [])))
             elif k.state == REJECTED:
                 out.append(f"{label}文件被拒收" + ("（仍使用此前版本）" if k.fallback_path else ""))
             elif k.state == ALL_ROWS_REJECTED:
@@ -108,6 +115,7 @@ class StatusReport:
     months: list[MonthStatus]
     last_run: RunRecord | None
     unrecognised: list[str] = field(default_factory=list)  # file paths whose names are not in the contract
+    messages: dict[str, str] = field(default_factory=dict)  # {unrecognised file: why, and the name to give it}
 
     @property
     def incomplete_months(self) -> list[MonthStatus]:
@@ -155,25 +163,49 @@ def _kind_status(kind: str, period: str, rows: list[dict[str, Any]]) -> KindStat
                       read, rejected, message=loaded["message"])
 
 
-def status(con: duckdb.DuckDBPyConnection, *, through: str | None = None) -> StatusReport:
+# The statuses of a file version that was delivered as a file of its kind and month.
+DELIVERED = ("loaded", "superseded", "unchanged", "file_rejected")
+
+
+def status(con: duckdb.DuckDBPyConnection, *, through: str | None = None, first: str | None = None,
+           inbox: Path | None = None) -> StatusReport:
     """Months × kinds from `audit.load_log`, and the last run from `audit.runs` if present.
 
-    `through` (YYYY-MM) extends the months to one the office expects to have delivered,
-    so that a month with nothing at all shows as missing.
+    The months start at the first one with a delivered file (or at `first`); `through`
+    (YYYY-MM) extends them to one the office expects to have delivered, so that a month with
+    nothing at all shows as missing. With `inbox`, only unrecognised files still in it are listed.
     """
     log = _rows(con, "select * from audit.load_log") if table_exists(con, "audit", "load_log") else []
     recognised = [r for r in log if r["status"] not in ("unrecognised", "withdrawn") and r["kind"] and r["period"]]
-    unrecognised = sorted({r["file_path"] for r in log if r["status"] == "unrecognised"})
-    periods = sorted({r["period"] for r in recognised} | ({through} if through else set()))
+    latest = {r["file_path"]: r for r in sorted(log, key=lambda r: r["loaded_at"])}  # a renamed-in-place file is read
+    messages = {path: r["message"] or "" for path, r in latest.items()
+                if r["status"] == "unrecognised" and (inbox is None or _still_there(inbox, path))}
+    unrecognised = sorted(messages)
+    looks_like: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for path in unrecognised:
+        advice = explain_name(path)
+        if advice.suggestion:
+            action = f"{'另存为' if advice.convert else '改名为'} {advice.suggestion}"
+            looks_like.setdefault((advice.kind, advice.period), []).append((path, action))
+    delivered = sorted(r["period"] for r in recognised if r["status"] in DELIVERED)
+    start = first or (delivered[0] if delivered else through)
+    end = max(p for p in (through, delivered[-1] if delivered else None, start) if p) if start else None
     months = []
-    if periods:
+    if start:
         by_key: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for r in recognised:
             by_key.setdefault((r["kind"], r["period"]), []).append(r)
-        for period in _months(periods[0], periods[-1]):
+        for period in _months(start, end):
             kinds = {kind: _kind_status(kind, period, by_key.get((kind, period), [])) for kind in KINDS}
-            months.append(MonthStatus(period, kinds))
-    return StatusReport(months, last_run(con), unrecognised)
+            lookalikes = {kind: looks_like[(kind, period)] for kind in KINDS
+                          if kinds[kind].state == MISSING and (kind, period) in looks_like}
+            months.append(MonthStatus(period, kinds, lookalikes))
+    return StatusReport(months, last_run(con), unrecognised, messages)
+
+
+def _still_there(inbox: Path, rel_path: str) -> bool:
+    path = Path(inbox) / rel_path
+    return path.exists() or path.is_symlink()
 
 
 def last_run(con: duckdb.DuckDBPyConnection) -> RunRecord | None:
@@ -210,6 +242,11 @@ def record_run(con: duckdb.DuckDBPyConnection, run_id: str, started_at: datetime
 # ---------------------------------------------------------------- writing
 
 
+def chinese_part(message: str) -> str:
+    """A load-log message without its closing English sentence (the clerk's part)."""
+    return re.sub(r"(?<=[。）])\s+[A-Z][^。！？]*$", "", message or "")
+
+
 def _when(t: datetime | None) -> str:
     return t.strftime("%Y-%m-%d %H:%M") if t else "—"
 
@@ -231,6 +268,34 @@ def _cell(k: KindStatus) -> str:
     return text
 
 
+# So many months in a row with nothing at all are one line, not a line each.
+EMPTY_STRETCH = 3
+
+
+def _empty_stretches(months: list[MonthStatus]) -> list[list[MonthStatus]]:
+    """The months in order, one per group, except runs of EMPTY_STRETCH or more months with
+    nothing received (and no look-alike file), which are one group."""
+    groups: list[list[MonthStatus]] = []
+    run: list[MonthStatus] = []
+
+    def flush() -> None:
+        groups.extend([run[:]] if len(run) >= EMPTY_STRETCH else [[m] for m in run])
+        run.clear()
+
+    for m in months:
+        if all(k.state == MISSING and not k.versions for k in m.kinds.values()) and not m.lookalikes:
+            run.append(m)
+        else:
+            flush()
+            groups.append([m])
+    flush()
+    return groups
+
+
+def _stretch(group: list[MonthStatus]) -> str:
+    return f"{group[0].period} 至 {group[-1].period}（{len(group)} 个月）"
+
+
 def format_status(report: StatusReport) -> str:
     """The report as Chinese text for the terminal: a months × kinds table, then what to do."""
     from pipeline.analysts.export import display_width
@@ -240,29 +305,42 @@ def format_status(report: StatusReport) -> str:
         lines.append("尚未收到任何可识别的报表文件。")
     else:
         header = ["月份", *(KIND_LABEL_ZH[k] for k in KINDS), "完整"]
-        rows = [[m.period, *(_cell(m.kinds[k]) for k in KINDS), "是" if m.complete else "否"] for m in report.months]
+        groups = _empty_stretches(report.months)
+        rows = [[m.period, *(_cell(m.kinds[k]) for k in KINDS), "是" if m.complete else "否"]
+                for group in groups if len(group) == 1 for m in group]
         widths = [max(display_width(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
         def line(cells: list[str]) -> str:
             return "  ".join(c + " " * (w - display_width(c)) for c, w in zip(cells, widths, strict=True)).rstrip()
 
-        lines += [line(header), line(["-" * w for w in widths]), *map(line, rows)]
+        lines += [line(header), line(["-" * w for w in widths])]
+        for group in groups:
+            m = group[0]
+            lines.append(line([m.period, *(_cell(m.kinds[k]) for k in KINDS), "是" if m.complete else "否"])
+                         if len(group) == 1 else f"{_stretch(group)}：三类报表均未收到")
         lines.append("")
         incomplete = report.incomplete_months
         if incomplete:
             lines.append(f"不完整的月份（{len(incomplete)} 个）：")
-            for m in incomplete:
+            for group in groups:
+                if len(group) > 1:
+                    lines.append(f"  {_stretch(group)}：三类报表均未收到")
+                    continue
+                m = group[0]
+                if m.complete:
+                    continue
                 lines.append(f"  {m.period}：" + "；".join(m.problems_zh()))
                 for kind in KINDS:
                     k = m.kinds[kind]
                     if k.state == REJECTED and k.message:
-                        lines.append(f"      {k.file_path}：{k.message}")
+                        lines.append(f"      {k.file_path}：{chinese_part(k.message)}")
             lines.append("请补报缺失的报表；被拒收或数据行全部被剔除的，请按原因修正文件后重新放入收件箱。")
         else:
             lines.append(f"全部 {len(report.months)} 个月份的三类报表均已收到。")
     if report.unrecognised:
-        lines.append(f"文件名无法识别、未读取的文件 {len(report.unrecognised)} 个："
-                     + "、".join(report.unrecognised[:5]) + ("等" if len(report.unrecognised) > 5 else ""))
+        lines.append(f"收件箱中文件名无法识别、未读取的文件 {len(report.unrecognised)} 个（请按提示改名后重新运行）：")
+        for path in report.unrecognised:
+            lines.append(f"  {path}：{chinese_part(report.messages.get(path, ''))}".rstrip("："))
     lines.append("")
     run = report.last_run
     if run is None:
@@ -279,7 +357,8 @@ def format_status(report: StatusReport) -> str:
 
 
 def status_command(warehouse: Path, published_db: Path | None = None, *, through: str | None = None,
-                   out: IO[str] | None = None, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> int:
+                   first: str | None = None, out: IO[str] | None = None, memory_limit: str = DEFAULT_MEMORY_LIMIT,
+                   inbox: Path | None = None) -> int:
     """What `tuoyu status` does: read the warehouse, or the published copy while a run holds it."""
     from pipeline.warehouse.connection import WarehouseLocked, connect
 
@@ -304,7 +383,7 @@ def status_command(warehouse: Path, published_db: Path | None = None, *, through
             return 1
         note = "（数据仓库正被占用，可能正在运行；以下是最近一次发布时的情况。）"
     try:
-        report = status(con, through=through)
+        report = status(con, through=through, first=first, inbox=inbox)
     finally:
         con.close()
     if note:

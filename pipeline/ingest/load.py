@@ -30,6 +30,7 @@ import polars as pl
 
 from pipeline.ingest.extracts.files import InboxFile, current_versions, discover
 from pipeline.ingest.extracts.ids import Pseudonymiser
+from pipeline.ingest.extracts.names import explain_name
 from pipeline.ingest.extracts.parse import to_staging
 from pipeline.ingest.extracts.read import FileRejected, RawTable, read_bytes, read_extract
 from pipeline.ingest.extracts.spec import KIND_LABEL_ZH
@@ -364,11 +365,8 @@ def _ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, archive: Path, ke
         if f.name is None or f.problem is not None:
             result.unrecognised.append(f.rel_path)
             if (f.rel_path, f.sha256) not in known:
-                message = f.problem or (
-                    "文件名不符合规定（应为 托育机构_/在托幼儿_/从业人员_ 或 institutions_/enrollment_/staffing_ "
-                    "加月份，如 托育机构_2023-06.csv），未读取，文件保留在收件箱。"
-                    " File name not recognised; not read, left in the inbox."
-                )
+                # why, and the name to give it (names.py)
+                message = f.problem or explain_name(f.rel_path, this_month).message(f.rel_path)
                 _log_row(con, f, "unrecognised", message, now)
 
     def standing(f: InboxFile) -> str:

@@ -105,7 +105,11 @@ def published_values(data: ReportData) -> list[tuple[str, str, str, float | None
     return rows
 
 
-def build_document(data: ReportData, compiler: str, generated_on: date | None) -> Document:
+# The mark of a report made from the sample with the published demo key: never taken for the county's.
+DEMO_MARK = "【演示数据，非正式统计】"
+
+
+def build_document(data: ReportData, compiler: str, generated_on: date | None, demo: bool = False) -> Document:
     published = published_values(data)
     scorecard = scorecard_table(data)
     others = other_indicators_table(data)
@@ -118,12 +122,14 @@ def build_document(data: ReportData, compiler: str, generated_on: date | None) -
     rejected = rejected_table(data, n + 2)
     revisions, revised = revisions_table(data, published, n + 3)
     summary = write_summary(data, revised)
-    title = f"{data.county_name}3岁以下婴幼儿照护服务发展目标监测月报（{month_label(data.period)}）"
+    mark = DEMO_MARK if demo else ""
+    title = f"{mark}{data.county_name}3岁以下婴幼儿照护服务发展目标监测月报（{month_label(data.period)}）"
     places = data.indicator("places_per_1000")
     meta = {
         "title": title,
         "county": data.county_name,
-        "short_title": f"{data.county_name}托育服务发展目标监测月报",
+        "short_title": f"{mark}{data.county_name}托育服务发展目标监测月报",
+        "demo_mark": mark,  # the card's heading
         "period": data.period,
         "period_label": month_label(data.period),
         "as_of": date_label(data.period_end),

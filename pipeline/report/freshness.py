@@ -110,11 +110,11 @@ def _published_values(con: duckdb.DuckDBPyConnection, where: str = "true", param
     return f"marts.published_values:{count}:{total}"
 
 
-def report_fingerprint(con: duckdb.DuckDBPyConnection, period: str, compiler: str) -> str:
-    """Of everything the report of `period` shows, once the marts are built."""
+def report_fingerprint(con: duckdb.DuckDBPyConnection, period: str, compiler: str, demo: bool = False) -> str:
+    """Of everything the report of `period` shows, once the marts are built (the demo mark too)."""
     earlier = ("report_period = (select max(report_period) from marts.published_values where report_period < ?)")
     return _sha256(part.encode() for part in [
-        f"report {period}", f"compiler {compiler}", code_version(), *_data(con),
+        f"report {period}", f"compiler {compiler}", *(["demo"] if demo else []), code_version(), *_data(con),
         _published_values(con, earlier, [period]),
     ])
 

@@ -106,13 +106,14 @@ def _typst_data(doc: Document, mode: str, chart_paths: dict[str, str]) -> dict:
 
 
 def render_report(con: duckdb.DuckDBPyConnection, period: str | None, out_dir: Path, *,
-                  compiler: str = "统计局", generated_on: date | None = None) -> ReportResult:
+                  compiler: str = "统计局", generated_on: date | None = None, demo: bool = False) -> ReportResult:
+    """`demo`: made with the published demo key; every page, the card and the workbook say so."""
     started = time.perf_counter()
     period = period or latest_period(con)
     if not _PERIOD.match(period):
         raise ValueError(f"报告月份应写作 YYYY-MM（如 2024-06），收到 {period!r}。")
     data = load_report_data(con, period)
-    doc = build_document(data, compiler, generated_on)
+    doc = build_document(data, compiler, generated_on, demo)
 
     report_day = generated_on or month_end(period)
     stamp = datetime(report_day.year, report_day.month, report_day.day, tzinfo=timezone.utc)

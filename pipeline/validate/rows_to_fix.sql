@@ -1,5 +1,6 @@
 -- The rows of one institution that the office must fix: every failed rule of its rows in the
--- current file versions, by month and file, rejected (R) before warned (W). Parameters: $institution_id, $period (NULL = all months).
+-- current file versions, by month and file, rejected (R) before warned (W). Parameters: $institution_id
+-- (matched without regard to case or surrounding spaces), $period (NULL = all months).
 -- Values are the row's text as delivered, id numbers as pseudonyms; no names exist here.
 with findings as (
     select * from audit.rejected_rows
@@ -19,7 +20,7 @@ final as (
         f.row_values
     from findings as f
     join audit.current_files as cf on cf.kind = f.kind and cf.period = f.period and cf.sha256 = f.sha256
-    where f.institution_id = $institution_id
+    where upper(trim(f.institution_id)) = upper(trim($institution_id))
       and ($period is null or f.period = $period)
 )
 select * from final

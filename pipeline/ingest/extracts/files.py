@@ -12,34 +12,24 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pipeline.ingest.extracts.spec import KIND_STEMS
+from pipeline.period import parse_period
 
+# The forms of a workbook (read by fastexcel/calamine); `et` is WPS's own spreadsheet
+# format, tried as what its bytes are (docs/extract-format.md §1).
+WORKBOOK_EXTS = ("xlsx", "xls", "ods", "et")
 _STEM_TO_KIND = {stem.lower(): kind for kind, stems in KIND_STEMS.items() for stem in stems}
 _NAME = re.compile(
     r"^(?P<stem>" + "|".join(re.escape(s) for s in _STEM_TO_KIND) + r")_"
     r"(?P<month>\d{4}-\d{2}|\d{6}|\d{4}年\d{1,2}月)"
-    r"\.(?P<ext>csv|xlsx|xls|ods|et)$",
+    r"\.(?P<ext>csv|" + "|".join(WORKBOOK_EXTS) + r")$",
     re.IGNORECASE,
-)
-# The forms of a workbook (read by fastexcel/calamine); `et` is WPS's own spreadsheet
-# format, tried as what its bytes are (docs/extract-format.md §1).
-WORKBOOK_EXTS = ("xlsx", "xls", "ods", "et")
-_MONTH_FORMS = (
-    re.compile(r"^(\d{4})-(\d{2})$"),
-    re.compile(r"^(\d{4})(\d{2})$"),
-    re.compile(r"^(\d{4})年(\d{1,2})月$"),
 )
 
 
 def parse_month(text: str) -> str | None:
-    """`2023-06`, `202306`, `2023年6月` (after NFKC) → `2023-06`; anything else → None."""
-    text = unicodedata.normalize("NFKC", text).strip()
-    for form in _MONTH_FORMS:
-        m = form.match(text)
-        if m:
-            year, month = int(m.group(1)), int(m.group(2))
-            if 1 <= month <= 12 and 1900 <= year <= 2999:
-                return f"{year:04d}-{month:02d}"
-    return None
+    """`2023-06`, `202306`, `2023年6月` (after NFKC) → `2023-06`; else None. The forms a clerk
+    may type (`pipeline/period.py: parse_period`), of which a name uses those `_NAME` allows."""
+    return parse_period(text)
 
 
 @dataclass(frozen=True)
@@ -49,10 +39,23 @@ class ExtractName:
     ext: str
 
 
+# Harmless variants of a name, accepted (docs/decisions.md): spaces instead of the `_` after
+# the kind (`托育机构 2024年9月.csv`), and the copy marker a browser or the file
+# manager adds (`托育机构_2024-09(1).csv`, `… (2).xlsx`, full-width brackets too).
+_SEPARATOR = re.compile(r"^(?P<stem>" + "|".join(re.escape(s) for s in _STEM_TO_KIND) + r")\s+(?=\d)",
+                        re.IGNORECASE)
+_COPY_MARKER = re.compile(r"\s*\(\d{1,3}\)(?=\.[^.]+$)")
+
+
+def _harmless(name: str) -> str:
+    """`name` without the harmless variants (NFKC has made full-width brackets ASCII)."""
+    return _SEPARATOR.sub(r"\g<stem>_", _COPY_MARKER.sub("", name, count=1), count=1)
+
+
 def recognise(filename: str) -> ExtractName | None:
     """The kind, month and format a file name declares, or None when it is not an extract."""
     name = unicodedata.normalize("NFKC", filename).strip()
-    m = _NAME.match(name)
+    m = _NAME.match(name) or _NAME.match(_harmless(name))
     if not m:
         return None
     period = parse_month(m.group("month"))

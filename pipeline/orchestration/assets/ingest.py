@@ -4,6 +4,7 @@
 import dagster as dg
 
 from pipeline.ingest.load import InboxMissing, ingest_inbox
+from pipeline.warehouse.key_guard import KeyMismatch, check_key
 from pipeline.reference import load_reference, write_reference_tables
 from pipeline.orchestration.resources import Tuoyu
 
@@ -32,6 +33,10 @@ def staged_extracts(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[T
     settings = tuoyu.settings()
     wording = load_reference(settings.reference).wording  # the county's mapping.toml and 镇街 names
     with tuoyu.connection() as con:
+        try:  # one key per warehouse: recorded by its first run, compared by every later one
+            check_key(con, settings.key(), settings.warehouse, record=True)
+        except KeyMismatch as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
         try:
             result = ingest_inbox(con, settings.inbox, settings.archive, settings.key(),
                                   progress=context.log.debug, first_month=settings.first_month, wording=wording)

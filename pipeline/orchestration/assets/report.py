@@ -30,7 +30,7 @@ def monthly_report(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[Tu
         if not known:  # the scheduled month has not arrived yet: report the latest there is
             context.log.warning(f"no institutions extract for {period}; reporting the latest month instead")
             period = latest_period(con)
-        fingerprint = freshness.report_fingerprint(con, period, settings.compiler)
+        fingerprint = freshness.report_fingerprint(con, period, settings.compiler, settings.demo_key_in_use)
         pdf = freshness.unchanged_report(con, fingerprint, settings.reports)
         if pdf is not None:  # nothing it shows has changed, and its files are all there
             context.log.info(f"report {period} unchanged: not rendered again")
@@ -39,7 +39,8 @@ def monthly_report(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[Tu
                 "skipped": "unchanged since the last report: nothing rewritten"})
         from pipeline.report.render import render_report  # Typst and matplotlib: only when rendering
 
-        result = render_report(con, period, settings.reports, compiler=settings.compiler)
+        result = render_report(con, period, settings.reports, compiler=settings.compiler,
+                               demo=settings.demo_key_in_use)
         freshness.remember_report(con, fingerprint, settings.reports,
                                   [result.pdf, result.card, result.xlsx, *result.charts])
     card = base64.b64encode(result.card.read_bytes()).decode("ascii")
@@ -95,6 +96,7 @@ def report_by_month(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[T
 
     settings = tuoyu.settings()
     with tuoyu.connection() as con:
-        result = render_report(con, context.partition_key, settings.reports, compiler=settings.compiler)
+        result = render_report(con, context.partition_key, settings.reports, compiler=settings.compiler,
+                               demo=settings.demo_key_in_use)
     return dg.MaterializeResult(metadata={"period": result.period, "pdf": dg.MetadataValue.path(str(result.pdf)),
                                           "revised_values": result.revised_values})
