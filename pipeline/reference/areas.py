@@ -130,9 +130,11 @@ def parse_population(path: Path, areas: pl.DataFrame) -> pl.DataFrame:
                     fail(line, f"{column} 为负数：{text}", f"{column} is negative: {text}")
                 fail(line, f"{column} 不是整数：“{text}”", f"{column} is not a whole number: '{text}'")
             if value > max_population:
-                shown = text if len(text) <= 30 else f"{text[:30]}…（共 {len(text)} 位）"
-                fail(line, f"{column} = {shown} 超出合理范围 0–{number_text(max_population)}",
-                     f"{column} = {shown} is outside 0–{number_text(max_population)}")
+                long = len(text) > 30
+                fail(line, f"{column} = {text[:30]}{f'…（共 {len(text)} 位）' if long else ''} 超出合理范围 "
+                           f"0–{number_text(max_population)}",
+                     f"{column} = {text[:30]}{f'… ({len(text)} digits)' if long else ''} is outside "
+                     f"0–{number_text(max_population)}")
             counts.append(value)
         resident, under3 = counts
         if under3 > resident:
