@@ -284,6 +284,7 @@ UMASK = 0o077
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     previous = os.umask(UMASK)  # kept across `tuoyu dev`'s exec of Dagster
+    settings = None
     try:
         settings = settings_of(args)
         _configure_logging(settings.log_level)
@@ -299,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, (ReferenceDataError, RunInProgress, WarehouseLocked)):
             print(f"错误 Error: {exc}", file=sys.stderr)
             return 2
-        fault = _fault(exc, settings if "settings" in locals() else None)
+        fault = _fault(exc, settings)
         if fault is not None:  # a full disk, a folder not writable, a corrupt file (warehouse/faults.py)
             print(f"错误 Error: {fault}", file=sys.stderr)
             return 2

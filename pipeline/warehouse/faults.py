@@ -58,39 +58,39 @@ def _folder(path: Path | None) -> Path | None:
     return path if path.is_dir() else path.parent
 
 
-def disk_full(path: Path | None) -> Fault:
-    where = f"（写入 {path} 时）" if path else ""
-    return Fault(DISK_FULL, (
-        f"磁盘已满，无法再写入{where}，运行已停止，此前完成的运行结果不受影响；请清理该磁盘或换用空间更大的磁盘"
-        "（TUOYU_WAREHOUSE、TUOYU_REPORTS），然后重新运行 tuoyu run。"
-        f" The disk is full{f' (writing {path})' if path else ''}: free space, then run `tuoyu run` again."), path)
+# The sentence of each fault: {where} is the file or folder in Chinese, {at} in English.
+_SENTENCES = {
+    DISK_FULL: (
+        "磁盘已满，无法再写入{where}，运行已停止，此前完成的运行结果不受影响；请清理该磁盘或换用空间更大的磁盘"
+        "（TUOYU_WAREHOUSE、TUOYU_REPORTS），然后重新运行 tuoyu run。",
+        " The disk is full{at}: free space, then run `tuoyu run` again."),
+    NOT_WRITABLE: (
+        "{where}不能写入（只读，或本账户没有写入权限），运行已停止；请管理员开放该文件夹的写入权限，"
+        "或用 TUOYU_WAREHOUSE、TUOYU_REPORTS 指向可写入的文件夹，然后重新运行 tuoyu run。",
+        " The folder{at} cannot be written (read-only or no permission): make it writable, then run "
+        "`tuoyu run` again."),
+    CORRUPT_WAREHOUSE: (
+        "数据仓库文件{where}已损坏，无法读取；请从备份恢复该文件后重新运行 tuoyu run"
+        "（没有备份时，把它移到别处再运行 tuoyu run，程序会从收件箱重新载入全部报表，此前的载入记录不再保留）。",
+        " The warehouse{at} is corrupt: restore it from a backup, or move it away and run `tuoyu run` to "
+        "rebuild it from the inbox."),
+    CORRUPT_PUBLISHED: (
+        "发布副本{where}已损坏，无法查询；数据仓库不受影响，请运行一次 tuoyu run（或等下次运行）重新生成发布副本后再查询。",
+        " The published copy{at} is corrupt: the warehouse is not affected; `tuoyu run` publishes it again."),
+}
 
 
-def not_writable(path: Path | None) -> Fault:
-    folder = _folder(path)
-    where = f"文件夹 {folder} " if folder else "所需的文件夹"
-    return Fault(NOT_WRITABLE, (
-        f"{where}不能写入（只读，或本账户没有写入权限），运行已停止；请管理员开放该文件夹的写入权限，"
-        "或用 TUOYU_WAREHOUSE、TUOYU_REPORTS 指向可写入的文件夹，然后重新运行 tuoyu run。"
-        f" The folder {folder or ''} cannot be written (read-only or no permission): make it writable, "
-        "then run `tuoyu run` again."), path)
-
-
-def corrupt_warehouse(path: Path | None) -> Fault:
-    name = path or "数据仓库"
-    return Fault(CORRUPT_WAREHOUSE, (
-        f"数据仓库文件 {name} 已损坏，无法读取；请从备份恢复该文件后重新运行 tuoyu run"
-        "（没有备份时，把它移到别处再运行 tuoyu run，程序会从收件箱重新载入全部报表，此前的载入记录不再保留）。"
-        f" The warehouse {path or ''} is corrupt: restore it from a backup, or move it away and run "
-        "`tuoyu run` to rebuild it from the inbox."), path)
-
-
-def corrupt_published(path: Path | None) -> Fault:
-    name = path or "发布副本"
-    return Fault(CORRUPT_PUBLISHED, (
-        f"发布副本 {name} 已损坏，无法查询；数据仓库不受影响，请运行一次 tuoyu run（或等下次运行）重新生成发布副本后再查询。"
-        f" The published copy {path or ''} is corrupt: the warehouse is not affected; `tuoyu run` "
-        "publishes it again."), path)
+def fault(kind: str, path: Path | None) -> Fault:
+    """The Fault of `kind` met at `path` (a file; a folder not writable is named by its folder)."""
+    named = _folder(path) if kind == NOT_WRITABLE else path
+    if kind == DISK_FULL:
+        where, at = (f"（写入 {path} 时）", f" (writing {path})") if path else ("", "")
+    elif kind == NOT_WRITABLE:
+        where, at = (f"文件夹 {named} ", f" {named}") if named else ("所需的文件夹", "")
+    else:
+        where, at = (f" {named} ", f" {named}") if named else ("", "")
+    zh, en = _SENTENCES[kind]
+    return Fault(kind, zh.format(where=where) + en.format(at=at), path)
 
 
 def _is_published(path: Path | None, published: Path | None) -> bool:
@@ -114,25 +114,25 @@ def explain(error: BaseException, *, warehouse: Path | None = None,
         if isinstance(link, OSError) and link.errno is not None:
             path = Path(link.filename) if isinstance(link.filename, (str, Path)) and link.filename else None
             if link.errno in _DISK_FULL_ERRNOS:
-                return disk_full(path)
+                return fault(DISK_FULL, path)
             if link.errno in _NOT_WRITABLE_ERRNOS:
-                return not_writable(path)
+                return fault(NOT_WRITABLE, path)
         if isinstance(link, sqlite3.OperationalError):  # Dagster's run history (DAGSTER_HOME)
             text = str(link).lower()
             if "disk is full" in text or "disk i/o error" in text:
-                return disk_full(None)
+                return fault(DISK_FULL, None)
             if "readonly database" in text or "unable to open database" in text:
-                return not_writable(None)
+                return fault(NOT_WRITABLE, None)
         if isinstance(link, duckdb.Error):
             text = str(link).lower()
             quoted = _QUOTED_PATH.search(str(link))
             path = Path(quoted.group(1)) if quoted else None
             if any(t in text for t in _DISK_FULL_TEXT):
-                return disk_full(path)
+                return fault(DISK_FULL, path)
             if any(t in text for t in _NOT_WRITABLE_TEXT):
-                return not_writable(path or warehouse)
+                return fault(NOT_WRITABLE, path or warehouse)
             if any(t in text for t in _CORRUPT_TEXT):
                 if _is_published(path, published):
-                    return corrupt_published(path)
-                return corrupt_warehouse(path or warehouse)
+                    return fault(CORRUPT_PUBLISHED, path)
+                return fault(CORRUPT_WAREHOUSE, path or warehouse)
     return None
