@@ -45,6 +45,13 @@ def test_a_deadline_before_2000_is_refused(tmp_path):
     assert_names(error, "targets.toml", 5, "超出合理范围 2000-01 至 2100-12", "is outside 2000-01…2100-12")
 
 
+def test_the_edges_of_the_deadline_range_load(tmp_path):
+    for deadline in ("2000-01", "2100-12"):
+        (tmp_path / deadline).mkdir()
+        folder = make_folder(tmp_path / deadline, targets=TARGETS.replace('"2025-12"', f'"{deadline}"'))
+        assert load_reference(folder).targets[0].deadline == deadline
+
+
 @pytest.mark.parametrize("value", ["1e9", "1e308", "1000.01", "-1"])
 def test_a_target_value_beyond_its_kind_is_refused(tmp_path, value):
     # Line 3 of TARGETS is the value; places_per_1000 is a per-1,000 figure: 0–1,000.
