@@ -265,15 +265,6 @@ def _configure_logging(level_name: str) -> None:
         handler.setLevel(level)
 
 
-def _fault(error: Exception, settings: Settings | None):
-    from pipeline.analysts.publish import published_database
-    from pipeline.warehouse.faults import explain
-
-    if settings is None:
-        return explain(error)
-    return explain(error, warehouse=settings.warehouse, published=published_database(settings.warehouse))
-
-
 # Everything tuoyu writes is its owner's only unless it says otherwise: the warehouse's
 # write-ahead log and spill files, which DuckDB creates with the process's umask, included.
 # What is meant to be shared sets its own mode: the published copy 0440 (folders 0750),
@@ -300,7 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, (ReferenceDataError, RunInProgress, WarehouseLocked)):
             print(f"错误 Error: {exc}", file=sys.stderr)
             return 2
-        fault = _fault(exc, settings)
+        from pipeline.warehouse.faults import explain
+
+        fault = explain(exc, warehouse=settings.warehouse if settings else None)
         if fault is not None:  # a full disk, a folder not writable, a corrupt file (warehouse/faults.py)
             print(f"错误 Error: {fault}", file=sys.stderr)
             return 2

@@ -73,17 +73,12 @@ def run_pipeline(settings: Settings, *, progress: Progress | None = None,
     except (ConfigError, RunInProgress) as exc:
         return cannot_run(str(exc))
     except Exception as exc:  # a full disk, a folder not writable, a corrupt warehouse: said plainly
-        fault = _fault(settings, exc)
+        from pipeline.warehouse.faults import explain
+
+        fault = explain(exc, warehouse=settings.warehouse)
         if fault is None:
             raise
         return cannot_run(str(fault))
-
-
-def _fault(settings: Settings, error: BaseException):
-    from pipeline.analysts.publish import published_database
-    from pipeline.warehouse.faults import explain
-
-    return explain(error, warehouse=settings.warehouse, published=published_database(settings.warehouse))
 
 
 def _run_pipeline(settings: Settings, lock: RunLock, progress: Progress | None) -> RunOutcome:

@@ -26,8 +26,6 @@ from pipeline.warehouse.faults import explain
 from pipeline.warehouse.lock import RunLock, run_lock
 
 
-
-
 class Tuoyu:
     """What every asset and check gets as `tuoyu`: the run's settings and, while the run lock is
     held, connections to its warehouse."""
@@ -60,9 +58,7 @@ def _stop_on_fault(error: Exception, settings: Settings) -> None:
     """A full disk, a folder that cannot be written, a corrupt warehouse: a retry (the job's
     policy retries twice, 15 s apart) cannot mend them, so the step fails at once, with the
     sentence for the office (pipeline/warehouse/faults.py) and the fault's kind as metadata."""
-    from pipeline.analysts.publish import published_database
-
-    fault = explain(error, warehouse=settings.warehouse, published=published_database(settings.warehouse))
+    fault = explain(error, warehouse=settings.warehouse)
     if fault is not None:
         raise dg.Failure(description=str(fault), metadata={FAULT_METADATA: fault.kind},
                          allow_retries=False) from None

@@ -102,12 +102,16 @@ def _is_published(path: Path | None, published: Path | None) -> bool:
     return _PUBLISHED_PART[0] in path.parts[:-1]
 
 
-def explain(error: BaseException, *, warehouse: Path | None = None,
-            published: Path | None = None) -> Fault | None:
+def explain(error: BaseException, *, warehouse: Path | None = None) -> Fault | None:
     """The fault behind `error` (itself or anything in its chain), or None.
 
-    `warehouse` and `published` (the view database) name the files a DuckDB error that
-    names no file is about; a corrupt file is the published copy when it is `published`."""
+    `warehouse` is the file a DuckDB error that names no file is about; a corrupt file in
+    its published copy's folder is the published copy."""
+    published = None
+    if warehouse is not None:
+        from pipeline.analysts.publish import published_database
+
+        published = published_database(warehouse)
     for link in _chain(error):
         if isinstance(link, Fault):
             return link
