@@ -324,3 +324,25 @@ def test_the_kinds_name_their_folder(tmp_path):
     corrupt = explain(duckdb.IOException(f'IO Error: The file "{tmp_path}/w.duckdb" exists, but it is not a '
                                          "valid DuckDB database file!"))
     assert corrupt.kind == CORRUPT_WAREHOUSE
+
+
+def test_a_full_disk_in_validation_sets_no_file_aside(tmp_path, monkeypatch):
+    """Validation sets aside a file whose month fails alone (test_hostile_deliveries.py); a
+    full disk met while validating is no file's fault: it is raised at once, no month is
+    validated alone and nothing is set aside."""
+    from pipeline.validate import run
+
+    scopes = []
+
+    def validate(path, scope, **kwargs):  # July's write meets a full disk; June's would pass
+        scopes.append(scope)
+        if "2024-07" in scope["institutions"]:
+            raise duckdb.IOException('IO Error: Could not write file "/w/warehouse.duckdb.wal": '
+                                     "No space left on device")
+        return None
+
+    monkeypatch.setattr(run, "validate", validate)
+    scope = {"institutions": ["2024-06", "2024-07"]}
+    with pytest.raises(duckdb.IOException):
+        run.validate_or_set_aside(tmp_path / "warehouse.duckdb", scope)
+    assert scopes == [scope]  # not month by month
