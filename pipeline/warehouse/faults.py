@@ -28,8 +28,9 @@ _DISK_FULL_TEXT = ("no space left on device", "file too large", "disk quota exce
                    "could not write all bytes")
 _NOT_WRITABLE_TEXT = ("permission denied", "read-only file system", "operation not permitted")
 _CORRUPT_TEXT = ("not a valid duckdb database file", "corrupt database file", "checksum", "corrupted",
-                 "failed to deserialize", "serialization error")
-_QUOTED_PATH = re.compile(r'"(/[^"]+)"')
+                 "failed to deserialize", "serialization error",
+                 "no magic bytes found")  # a published Parquet file that is not one any more
+_QUOTED_PATH = re.compile(r"""["'](/[^"']+)["']""")
 # The published copy's folder (pipeline/analysts/publish.py `published_folder`).
 _PUBLISHED_PART = ("published",)
 
