@@ -285,7 +285,7 @@ def published_intact(folder: Path, relations: list[PublishedRelation]) -> bool:
     if not database.is_file() or not versions:
         return False
     newest = versions[-1]
-    if any(not (newest / rel.file_name).is_file() for rel in relations):
+    if any(not _looks_like_parquet(newest / rel.file_name) for rel in relations):
         return False
     try:
         db = duckdb.connect(str(database), read_only=True)
@@ -297,6 +297,18 @@ def published_intact(folder: Path, relations: list[PublishedRelation]) -> bool:
     finally:
         db.close()
     return reading == len(relations)
+
+
+def _looks_like_parquet(path: Path) -> bool:
+    """A regular file that begins and ends with Parquet's magic bytes: what a file overwritten
+    or cut short (a full disk, random bytes) no longer does. Reads 8 bytes."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+            handle.seek(-4, os.SEEK_END)
+            return head == b"PAR1" and handle.read(4) == b"PAR1"
+    except OSError:  # missing, not a file, shorter than 4 bytes
+        return False
 
 
 def version_folders(folder: Path) -> list[Path]:

@@ -167,6 +167,11 @@ def run_sql(published_db: Path, query: str, params: Mapping[str, Any] | None = N
                 " (TUOYU_SQL_MEMORY_LIMIT)."
             ) from None
         except duckdb.Error as exc:
+            from pipeline.warehouse.faults import CORRUPT_PUBLISHED, explain
+
+            fault = explain(exc)  # a file of the published copy that is not one any more
+            if fault is not None and fault.kind == CORRUPT_PUBLISHED:
+                raise QueryFailed(str(fault)) from None
             raise QueryFailed(f"查询失败 Query failed: {exc}") from None
         finally:
             timer.cancel()

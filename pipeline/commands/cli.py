@@ -369,6 +369,7 @@ UMASK = 0o077
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # a usage error: Chinese message, exit 2
     previous = os.umask(UMASK)  # kept across `tuoyu dev`'s exec of Dagster
+    settings = None
     try:
         settings = settings_of(args)
         _configure_logging(settings.log_level)
@@ -383,6 +384,12 @@ def main(argv: list[str] | None = None) -> int:
 
         if isinstance(exc, (ReferenceDataError, RunInProgress, WarehouseLocked)):
             print(f"错误：{exc}", file=sys.stderr)
+            return 2
+        from pipeline.warehouse.faults import explain
+
+        fault = explain(exc, warehouse=settings.warehouse if settings else None)
+        if fault is not None:  # a full disk, a folder not writable, a corrupt file (warehouse/faults.py)
+            print(f"错误：{fault}", file=sys.stderr)
             return 2
         if args.verbose:
             raise

@@ -80,6 +80,13 @@ def run_pipeline(settings: Settings, *, progress: Progress | None = None,
             return _run_pipeline(settings, lock, progress)
     except (ConfigError, RunInProgress) as exc:
         return cannot_run(str(exc))
+    except Exception as exc:  # a full disk, a folder not writable, a corrupt warehouse: said plainly
+        from pipeline.warehouse.faults import explain
+
+        fault = explain(exc, warehouse=settings.warehouse)
+        if fault is None:
+            raise
+        return cannot_run(str(fault))
 
 
 def _run_pipeline(settings: Settings, lock: RunLock, progress: Progress | None) -> RunOutcome:
@@ -108,8 +115,11 @@ def _run_pipeline(settings: Settings, lock: RunLock, progress: Progress | None) 
             instance=instance, raise_on_error=False, run_id=dagster_run_id,
             run_config={"loggers": {"console": {"config": {"log_level": settings.log_level}}}},
         )
+    fault = _step_fault(result)
     if result.success:
         outcome = RunOutcome(True, ["运行完成 Run complete.", *_summary(settings, started, result)])
+    elif fault is not None:  # not the data: the machine; no retry was made (resources.py)
+        outcome = RunOutcome(False, [f"运行未完成 Run did not complete: {fault}"], EXIT_CANNOT_RUN)
     else:
         outcome = RunOutcome(False, ["运行未完成 Run did not complete:", *_failures(result, steps)])
     _record(settings, run_id, started, outcome)
@@ -295,6 +305,18 @@ def _root_message(error) -> str:
         error = error.cause
     text = (getattr(error, "message", "") or "").strip()
     return " ".join(text.splitlines()[:3])
+
+
+def _step_fault(result) -> str | None:
+    """The sentence of a step that failed for a fault of the machine (a full disk, a folder
+    not writable, a corrupt warehouse: pipeline/orchestration/resources.py), if one did."""
+    from pipeline.orchestration.resources import FAULT_METADATA
+
+    for event in result.get_step_failure_events():
+        failure = event.step_failure_data.user_failure_data if event.step_failure_data else None
+        if failure is not None and FAULT_METADATA in (failure.metadata or {}):
+            return failure.description
+    return None
 
 
 def _failures(result, steps: dict[str, StepLabel]) -> list[str]:

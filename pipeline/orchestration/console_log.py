@@ -21,10 +21,24 @@ CHECK_FAILED = "DagsterAssetCheckFailedError"
 FILE_REJECTED = "file rejected: "  # the ingest step's warning (orchestration/assets/ingest.py)
 
 
+FAULT_METADATA = "tuoyu_fault"  # a step failed for a full disk, a folder not writable, … (resources.py)
+
+
+def _fault_failure(data) -> bool:
+    """Whether a step's failure (or the run's, through its first step failure) was a fault of
+    the machine, which the summary says in one sentence (pipeline/warehouse/faults.py)."""
+    first = getattr(data, "first_step_failure_event", None)
+    if first is not None:
+        data = getattr(first, "event_specific_data", None)
+    failure = getattr(data, "user_failure_data", None)
+    return FAULT_METADATA in (getattr(failure, "metadata", None) or {})
+
+
 def explained_by_summary(record: logging.LogRecord) -> bool:
     """A record the run summary explains better: a blocking check's failure (the step's and
-    the run's failure event), a step not executed because something upstream failed, or a
-    step's warning that a file was rejected."""
+    the run's failure event), a step not executed because something upstream failed, a
+    step's warning that a file was rejected, or a step (and so the run) stopped by a fault
+    of the machine, whose stack trace would bury the one sentence that says what to do."""
     if "Not executing." in record.getMessage():
         return True
     meta = getattr(record, "dagster_meta", None) or {}
@@ -33,7 +47,10 @@ def explained_by_summary(record: logging.LogRecord) -> bool:
     if str(meta.get("orig_message") or "").startswith(FILE_REJECTED):
         return True
     event = meta.get("dagster_event")
-    error = getattr(getattr(event, "event_specific_data", None), "error", None)
+    data = getattr(event, "event_specific_data", None)
+    if _fault_failure(data):
+        return True
+    error = getattr(data, "error", None)
     return getattr(error, "cls_name", None) == CHECK_FAILED
 
 

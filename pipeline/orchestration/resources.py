@@ -19,8 +19,10 @@ from contextlib import contextmanager
 import dagster as dg
 import duckdb
 
+from pipeline.orchestration.console_log import FAULT_METADATA  # a step failure a fault caused
 from pipeline.settings import VARIABLES, Settings, variables_set
 from pipeline.warehouse.connection import connect
+from pipeline.warehouse.faults import explain
 from pipeline.warehouse.lock import RunLock, run_lock
 
 
@@ -41,11 +43,25 @@ class Tuoyu:
     def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         if not self.lock.held:  # the run is over: nothing writes without the lock
             raise RuntimeError(f"the run lock of {self._settings.warehouse} is no longer held")
-        con = connect(self._settings.warehouse, memory_limit=self._settings.memory_limit)
         try:
-            yield con
-        finally:
-            con.close()
+            con = connect(self._settings.warehouse, memory_limit=self._settings.memory_limit)
+            try:
+                yield con
+            finally:
+                con.close()
+        except Exception as exc:
+            _stop_on_fault(exc, self._settings)
+            raise
+
+
+def _stop_on_fault(error: Exception, settings: Settings) -> None:
+    """A full disk, a folder that cannot be written, a corrupt warehouse: a retry (the job's
+    policy retries twice, 15 s apart) cannot mend them, so the step fails at once, with the
+    sentence for the office (pipeline/warehouse/faults.py) and the fault's kind as metadata."""
+    fault = explain(error, warehouse=settings.warehouse)
+    if fault is not None:
+        raise dg.Failure(description=str(fault), metadata={FAULT_METADATA: fault.kind},
+                         allow_retries=False) from None
 
 
 class TuoyuResource(dg.ConfigurableResource):

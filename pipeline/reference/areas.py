@@ -10,6 +10,7 @@ from typing import NoReturn
 import polars as pl
 
 from pipeline.reference.files import ReferenceDataError, read_csv
+from pipeline.reference.limits import number_text, reference_limits
 
 AREA_COLUMNS = ("area_code", "area_name", "area_type", "urban_rural", "parent_code")
 POPULATION_COLUMNS = ("year", "area_code", "resident_population", "population_under3")
@@ -28,8 +29,14 @@ def parse_areas(path: Path) -> pl.DataFrame:
 
     first_line: dict[str, int] = {}
     county: tuple[int, dict[str, str]] | None = None
+    max_towns = reference_limits().max_towns
+    towns = 0
     for line, row in rows:
         code = row["area_code"]
+        towns += bool(row["parent_code"])
+        if towns > max_towns:
+            fail(line, f"镇街超过 {max_towns:,} 个（本行是第 {towns:,} 个），超出合理范围",
+                 f"more than {max_towns:,} 镇街 (this row is number {towns:,})")
         if not code:
             fail(line, "区划代码为空", "area_code is empty")
         if not code.isascii() or not code.isdigit():
@@ -76,9 +83,14 @@ def parse_areas(path: Path) -> pl.DataFrame:
 
 
 def _parse_count(text: str) -> int | None:
-    """A non-negative whole number ("120", "120.0", "1,200"); None if it is not one."""
+    """A non-negative whole number ("120", "120.0", "1,200"); None if it is not one.
+    Exact however long (no float in between): the range is checked by the caller."""
     text = text.replace(",", "")
-    return int(float(text)) if _COUNT_RE.fullmatch(text) else None
+    if not _COUNT_RE.fullmatch(text):
+        return None
+    whole = text.split(".")[0].lstrip("0") or "0"
+    # Beyond every limit either way; int() refuses more than 4,300 digits.
+    return int(whole) if len(whole) <= 100 else 10 ** 100
 
 
 def parse_population(path: Path, areas: pl.DataFrame) -> pl.DataFrame:
@@ -92,6 +104,7 @@ def parse_population(path: Path, areas: pl.DataFrame) -> pl.DataFrame:
     town_codes = set(towns.get_column("area_code").to_list())
     first_line: dict[tuple[int, str], int] = {}
     parsed: list[tuple[int, str, int, int]] = []
+    max_population = reference_limits().max_population
     for line, row in rows:
         year_text, code = row["year"], row["area_code"]
         if not re.fullmatch(r"\d{4}", year_text):
@@ -116,6 +129,12 @@ def parse_population(path: Path, areas: pl.DataFrame) -> pl.DataFrame:
                 if _parse_count(text.removeprefix("-")) is not None:
                     fail(line, f"{column} 为负数：{text}", f"{column} is negative: {text}")
                 fail(line, f"{column} 不是整数：“{text}”", f"{column} is not a whole number: '{text}'")
+            if value > max_population:
+                long = len(text) > 30
+                fail(line, f"{column} = {text[:30]}{f'…（共 {len(text)} 位）' if long else ''} 超出合理范围 "
+                           f"0–{number_text(max_population)}",
+                     f"{column} = {text[:30]}{f'… ({len(text)} digits)' if long else ''} is outside "
+                     f"0–{number_text(max_population)}")
             counts.append(value)
         resident, under3 = counts
         if under3 > resident:

@@ -11,6 +11,7 @@ from typing import NoReturn
 
 from pipeline.marts.catalog import indicator_ids, read_catalog
 from pipeline.reference.files import ReferenceDataError, header_line, key_line, read_toml
+from pipeline.reference.limits import number_text, reference_limits
 
 COMPARISONS = (">=", "=")
 # Where a target applies (targets.toml `applies_to`): to the county figure only, or to the
@@ -114,6 +115,19 @@ def default_applies_to(kind: str, levels: str) -> str:
     return "county_and_towns"
 
 
+_KIND_ZH = {"percent": "百分比", "per_1000": "每千人口", "count": "计数"}
+
+
+def _check_range(fail, key: str, name_zh: str, value: float, kind: str) -> None:
+    """`value` within the range of the indicator's kind (limits.toml [target_value])."""
+    low, high = reference_limits().target_ranges[kind]
+    if not low <= value <= high:
+        fail(key, f"{name_zh} {key} = {value!r} 超出{_KIND_ZH.get(kind, kind)}指标的合理范围 "
+                  f"{number_text(low)}–{number_text(high)}",
+             f"{key} = {value!r} is outside the range of a {kind} indicator, "
+             f"{number_text(low)}–{number_text(high)}")
+
+
 def parse_targets(path: Path, measures: list[Measure]) -> list[Target]:
     data, lines = read_toml(path)
     leads = {str(m.number): m.lead_unit for m in measures}
@@ -145,6 +159,10 @@ def parse_targets(path: Path, measures: list[Measure]) -> list[Target]:
         if not isinstance(deadline, str) or not _MONTH_RE.fullmatch(deadline):
             fail("deadline", f"期限 deadline 应为 \"YYYY-MM\"，现为 {deadline!r}",
                  f"deadline must be \"YYYY-MM\", not {deadline!r}")
+        limits = reference_limits()
+        if not limits.first_deadline <= deadline <= limits.last_deadline:
+            fail("deadline", f"期限 deadline {deadline} 超出合理范围 {limits.first_deadline} 至 {limits.last_deadline}",
+                 f"deadline {deadline} is outside {limits.first_deadline}…{limits.last_deadline}")
         if isinstance(clause, int) and not isinstance(clause, bool):
             clause = str(clause)
         if not isinstance(clause, str) or not clause.strip():
@@ -159,10 +177,13 @@ def parse_targets(path: Path, measures: list[Measure]) -> list[Target]:
             fail("lead_unit", "牵头单位 lead_unit 应为文字", "lead_unit must be text")
         if not isinstance(note, str):
             fail("note", "说明 note 应为文字", "note must be text")
+        entry = catalog[indicator_id]
+        _check_range(fail, "value", "目标值", value, entry["kind"])
         if planned_max is not None and (not _is_number(planned_max) or planned_max < value):
             fail("planned_max", f"计划上限 planned_max 应为不小于目标值的数字：{planned_max!r}",
                  f"planned_max must be a number not below value: {planned_max!r}")
-        entry = catalog[indicator_id]
+        if planned_max is not None:
+            _check_range(fail, "planned_max", "计划上限", planned_max, entry["kind"])
         applies_to = table.get("applies_to", default_applies_to(entry["kind"], entry["levels"]))
         if applies_to not in APPLIES_TO:
             fail("applies_to", f"适用范围 applies_to 应为 \"county\"（只考核全县）或 \"county_and_towns\""

@@ -14,13 +14,23 @@ from collections.abc import Sequence
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from pipeline.period import month_label, months_between
+from pipeline.period import month_count, month_label, months_between
 from pipeline.report.formatting import fmt_target, fmt_value
 from pipeline.report.style import (ACCENT, GRID, INK, MUTED, SERIES, TARGET, chart_style,
                                    new_figure)
 
 TREND_SIZE = (3.6, 2.5)
 WIDE_WIDTH = 4.2
+# Each chart bounds its own work, whatever the reference holds (docs/reliability.md):
+# the month axis runs on to a target's deadline only when the deadline is at most this
+# many months after the last month of data (three years: a target of the current plan
+# period); a later deadline is named in the chart instead. A deadline of 9999-12 once made
+# an axis of 96,000 months (> 9 GB, > 9 min).
+DEADLINE_AXIS_MONTHS = 36
+# At most this many bars in a bar chart by 镇街 (half the highest, half the lowest values;
+# the others are counted in a note; every 镇街 is in the tables of the XLSX). A chart of
+# 10,000 bars took minutes and gigabytes, and could not be read anyway.
+MAX_AREA_BARS = 40
 
 
 def _nan(values: Sequence[float | None]) -> list[float]:
@@ -69,11 +79,16 @@ def trend_chart(title: str, months: list[str], values: Sequence[float | None], *
     """One indicator's county series by month, with its target line and deadline.
 
     The month axis runs to the deadline when the deadline is later than the last month,
-    so the distance still to go shows.
+    but at most DEADLINE_AXIS_MONTHS later, so the distance still to go shows; a deadline
+    further away is written in the chart's corner instead.
     """
     axis = list(months)
+    far_deadline = None
     if deadline and axis and deadline > axis[-1]:
-        axis = months_between(axis[0], deadline)
+        if month_count(axis[-1], deadline) - 1 <= DEADLINE_AXIS_MONTHS:
+            axis = months_between(axis[0], deadline)
+        else:
+            far_deadline = deadline
     ys = _nan(values) + [math.nan] * (len(axis) - len(values))
     with chart_style():
         fig = new_figure(*TREND_SIZE)
@@ -96,6 +111,9 @@ def trend_chart(title: str, months: list[str], values: Sequence[float | None], *
             ax.text(x - 0.4, 0.03, f"期限\n{month_label(deadline)}",
                     transform=ax.get_xaxis_transform(), ha="right", va="bottom",
                     color=MUTED, fontsize=8)
+        elif far_deadline:
+            ax.text(0.99, 0.03, f"期限{month_label(far_deadline)}\n（在图示范围之外）",
+                    transform=ax.transAxes, ha="right", va="bottom", color=MUTED, fontsize=8)
         last = next((i for i in range(len(values) - 1, -1, -1) if values[i] is not None), None)
         if last is None:
             _no_data(ax)
@@ -118,6 +136,10 @@ def area_bar_chart(title: str, names: Sequence[str], values: Sequence[float | No
     instead of showing an empty bar.
     """
     order = sorted(range(len(names)), key=lambda i: (values[i] is None, -(values[i] or 0), i))
+    left_out = max(0, len(order) - MAX_AREA_BARS)
+    if left_out:  # the highest and the lowest: the ends a reader looks for
+        half = MAX_AREA_BARS // 2
+        order = order[:half] + order[-(MAX_AREA_BARS - half):]
     labels = [names[i] for i in order]
     vals = [values[i] for i in order]
     met = [meets[i] for i in order]
@@ -146,8 +168,14 @@ def area_bar_chart(title: str, names: Sequence[str], values: Sequence[float | No
             ax.text(target, 1.0, f" 目标{fmt_target(target, comparison, unit)}",
                     transform=ax.get_xaxis_transform(), ha="left", va="bottom",
                     color=TARGET, fontsize=8.5)
+        notes = []
         if target is not None:
-            ax.set_xlabel("深色：已达到目标　浅色：未达到目标", color=MUTED, fontsize=8.5)
+            notes.append("深色：已达到目标　浅色：未达到目标")
+        if left_out:
+            notes.append(f"共{len(names)}个，列出最高和最低各{MAX_AREA_BARS // 2}个，"
+                         f"其余{left_out}个见XLSX工作簿")
+        if notes:
+            ax.set_xlabel("\n".join(notes), color=MUTED, fontsize=8.5)
         if not labels:
             _no_data(ax)
     return fig

@@ -75,8 +75,7 @@ def write_atomic(path: Path, content: bytes) -> None:
 
 
 def _table_json(t: Table) -> dict:
-    rows = t.rows if t.max_rows is None else t.rows[:t.max_rows]
-    return {"title": t.title, "header": t.header, "rows": rows, "notes": t.notes,
+    return {"title": t.title, "header": t.header, "rows": t.shown_rows(), "notes": t.notes,
             "widths": t.widths, "align": t.align,
             "groups": [list(g) for g in t.groups] if t.groups else None}
 

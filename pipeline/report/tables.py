@@ -21,6 +21,10 @@ from pipeline.report.formatting import (DASH, DASH_NOTE, KIND_ZH, STATUS_ZH, fmt
 
 MAX_AREA_COLUMNS = 6
 MAX_REVISIONS_SHOWN = 40
+# 镇街 rows of a table by 镇街 in the PDF (the XLSX holds them all), so that the report's
+# pages, time and memory stay flat however many 镇街 the reference lists (10,000 towns once
+# took the report > 220 s and > 6 GB). A county has under 100 镇街; 50 covers most whole.
+MAX_AREA_ROWS = 50
 STATUS_NOTE = ("状态按《指标手册》判定：期限已到，达到目标为“已达成”，否则为“未达成”；期限未到，"
                "已达到目标为“已达成”，否则按近12个月实际进度与所需进度之比判定：≥0.95为“按期推进”，"
                "0.6～0.95为“需加快”，0～0.6为“进展有限”，小于0为“倒退”；有值月份不足两个为“数据不足”。")
@@ -39,6 +43,14 @@ class Table:
     align: str | None = None          # one letter per column: l, c, r
     groups: list[tuple[str, int]] | None = None   # a header row above `header`: (label, span)
     max_rows: int | None = None   # rows shown in the PDF (the XLSX holds all)
+    keep_last: int = 0            # of them, the last rows of `rows` (a total row) when cut
+
+    def shown_rows(self) -> list[list[Any]]:
+        """The rows the PDF shows: at most `max_rows`, the last `keep_last` kept."""
+        if self.max_rows is None or len(self.rows) <= self.max_rows:
+            return self.rows
+        head = self.rows[:self.max_rows - self.keep_last]
+        return head + (self.rows[-self.keep_last:] if self.keep_last else [])
 
     def flat_header(self) -> list[str]:
         """`header` with the group label in front (for a one-row spreadsheet header)."""
@@ -178,12 +190,17 @@ def area_tables(data: ReportData, first_number: int) -> list[Table]:
                              i.decimals) for i in chunk])
         rows.append([f"{data.county_name}（全县）", ""] +
                     [num(data.point(i.indicator_id, data.period).value, i.decimals) for i in chunk])
+        notes = []
+        if len(data.areas) > MAX_AREA_ROWS:
+            notes.append(f"共{len(data.areas)}个镇街，此处按代码顺序列出前{MAX_AREA_ROWS}个和全县合计，"
+                         "全部见同期XLSX工作簿。")
         tables.append(_with_dash_note(Table(
             f"镇街比较{k + 1}", f"表{first_number + k}　各镇街主要指标（{month_label(data.period)}）"
             + (f"（{k + 1}）" if len(chunks) > 1 else ""),
             ["镇街", "类型"] + [f"{i.name}\n（{i.unit}）" if i.unit else i.name for i in chunk],
-            rows, [],
-            ["auto", "auto"] + ["1fr"] * len(chunk), "lc" + "r" * len(chunk))))
+            rows, notes,
+            ["auto", "auto"] + ["1fr"] * len(chunk), "lc" + "r" * len(chunk),
+            max_rows=MAX_AREA_ROWS + 1, keep_last=1)))
     return tables
 
 

@@ -210,10 +210,12 @@ def validate_or_set_aside(path: str | Path, scope: dict[str, list[str]], *, suit
     file can stop the run, or leave its month queued for every later run to trip on. When
     no kind × month validates alone, the fault is not a file's (a full disk, a broken
     warehouse): the first error is raised as it was."""
+    from pipeline.warehouse.faults import explain
+
     try:
         return validate(path, scope, suites_dir=suites_dir, strict=strict)
     except Exception as first:
-        if strict:
+        if strict or explain(first) is not None:  # a full disk is no file's fault: set nothing aside
             raise
         log.error("validation of %s failed (%s): validating each month alone", scope, type(first).__name__)
         failed: list[tuple[str, str, str]] = []
@@ -224,6 +226,8 @@ def validate_or_set_aside(path: str | Path, scope: dict[str, list[str]], *, suit
                     validate(path, {kind: [period]}, cascade=False, suites_dir=suites_dir, strict=False)
                     passed += 1
                 except Exception as exc:  # noqa: BLE001 - any error of this month is its file's
+                    if explain(exc) is not None:  # … but a fault of the machine met on the way
+                        raise
                     failed.append((kind, period, type(exc).__name__))
         if not passed or not failed:
             raise first

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -60,7 +61,9 @@ def connect(path: Path, *, read_only: bool = False,
             _owner_only(path)
         return con
     except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
+        # "Could not set lock on file …: Conflicting lock is held"; not "… in block at …"
+        # of a corrupt file (pipeline/warehouse/faults.py).
+        if re.search(r"\block\b", str(exc), re.IGNORECASE):
             raise WarehouseLocked(
                 f"数据仓库 {path} 正被另一个程序占用（可能是另一次运行，或分析人员直接打开了该文件）。"
                 "请等待其结束或关闭该连接后重试；分析查询请使用发布副本（tuoyu sql）。"
