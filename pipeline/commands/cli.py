@@ -181,6 +181,43 @@ def cmd_withdraw(args: argparse.Namespace, settings: Settings) -> int:
     return code or _run(settings)
 
 
+def cmd_quality_list(args: argparse.Namespace, settings: Settings) -> int:
+    """The data-quality flags (marts.quality_flags): open ones, or all with --all."""
+    from pipeline.marts.quality import format_flags, read_flags
+    from pipeline.warehouse.connection import connect
+    from pipeline.warehouse.lock import run_lock
+
+    with run_lock(settings.warehouse, settings.lock_wait, on_wait=_to_stderr):
+        con = connect(settings.warehouse, read_only=True, memory_limit=settings.memory_limit)
+        try:
+            flags = read_flags(con, args.period, include_confirmed=args.all)
+        finally:
+            con.close()
+    print(format_flags(flags, args.period, args.all))
+    return 0
+
+
+def cmd_quality_confirm(args: argparse.Namespace, settings: Settings) -> int:
+    """Record that a flagged value was checked and is genuine (audit.quality_confirmations)."""
+    from pipeline.marts.quality import CONFIRMED_ZH, UnknownFlag, confirm_flag, who_zh
+    from pipeline.warehouse.connection import connect
+    from pipeline.warehouse.lock import run_lock
+
+    with run_lock(settings.warehouse, settings.lock_wait, on_wait=_to_stderr):
+        con = connect(settings.warehouse, memory_limit=settings.memory_limit)
+        try:
+            flag, before = confirm_flag(con, args.flag_key, args.note)
+        except (UnknownFlag, ValueError) as exc:
+            print(f"错误 Error: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            con.close()
+    again = "（已更新核实说明）" if before else ""
+    print(f"已记录为“{CONFIRMED_ZH}”{again}：{flag['period']} {who_zh(flag)}，{flag['message_zh']}"
+          f" 核实说明：{flag['note']}。Confirmed: {flag['flag_key']}")
+    return 0
+
+
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     """The Dagster UI on 127.0.0.1 with the schedule and sensor, one run at a time, on the
     project's own instance (the one `tuoyu run` uses): `dagster dev` is started with its
@@ -241,6 +278,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", metavar="FILE|KIND", help="the file as delivered, or 托育机构/在托幼儿/从业人员")
     p.add_argument("month", nargs="?", default=None, metavar="MONTH", help="YYYY-MM, with KIND")
     p.set_defaults(func=cmd_withdraw)
+
+    p = sub.add_parser("quality", help="data-quality flags: list them, confirm a checked value")
+    quality = p.add_subparsers(dest="quality_command", required=True)
+    q = quality.add_parser("list", help="open flags (all with --all), by month")
+    q.add_argument("--period", default=None, help="YYYY-MM (default: every month)")
+    q.add_argument("--all", action="store_true", help="confirmed flags too")
+    q.set_defaults(func=cmd_quality_list)
+    q = quality.add_parser("confirm", help="record that a flagged value was checked and is genuine")
+    q.add_argument("flag_key", help="the flag's key, as `tuoyu quality list` shows it")
+    q.add_argument("--note", required=True, help="how it was checked (in Chinese)")
+    q.set_defaults(func=cmd_quality_confirm)
 
     p = sub.add_parser("dev", help="start the Dagster UI (127.0.0.1) with schedule and sensor")
     p.add_argument("--port", type=int, default=3000)
