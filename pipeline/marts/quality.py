@@ -97,12 +97,12 @@ def expected_text(flag: dict[str, Any]) -> str:
     return f"{_number(max(low, 0.0))}–{_number(high)}"
 
 
-def who_zh(flag: dict[str, Any]) -> str:
+def who_zh(flag: dict[str, Any], separator: str = " ") -> str:
     """The institution (id and name), or the area of an area check."""
     if flag["institution_id"] is None:
         return flag.get("area_name") or flag["area_code"]
     name = flag.get("institution_name")
-    return f"{flag['institution_id']} {name}" if name else flag["institution_id"]
+    return f"{flag['institution_id']}{separator}{name}" if name else flag["institution_id"]
 
 
 def _flags_sql(where: str) -> str:
