@@ -105,3 +105,30 @@ def test_the_commands(tmp_path, monkeypatch, capsys):
     assert KEY not in capsys.readouterr().out
     assert cli.main(["quality", "list", "--all"]) == 0
     assert "已核实：机构扩建，已电话核实" in capsys.readouterr().out
+
+
+def test_the_asset_checks_count_open_flags_and_preview_them(w):
+    from pipeline.marts.quality import CHECK_IDS, open_flags_of_check
+
+    passed, metadata, description = open_flags_of_check(w.con, "OUT-SERIES")
+    assert passed is False and description.startswith("数据核查：机构数字异常 1 条提示待核实（最近为 2024-05，1 条）")
+    assert (metadata["open_flags"], metadata["confirmed_flags"], metadata["latest_month"]) == (1, 0, "2024-05")
+    assert metadata["preview"] == [{"period": "2024-05", "institution_or_area": "P1", "measure": "places",
+                                    "value": "1000", "expected": "48.1–151.9", "flag_key": KEY}]
+    assert open_flags_of_check(w.con, "AREA-JUMP")[1]["open_flags"] == 2
+    assert open_flags_of_check(w.con, "CON-VANISHED") == (True, {
+        "open_flags": 0, "confirmed_flags": 0, "months_with_open_flags": 0, "latest_month": "—",
+        "open_in_latest_month": 0, "preview": []}, None)
+    confirm_flag(w.con, KEY, "机构扩建")
+    passed, metadata, description = open_flags_of_check(w.con, "OUT-SERIES")
+    assert passed and description is None and (metadata["open_flags"], metadata["confirmed_flags"]) == (0, 1)
+    assert len(CHECK_IDS) == 5
+
+
+def test_one_non_blocking_dagster_check_per_check_id():
+    from pipeline.orchestration.assets.marts import quality_flag_checks
+
+    specs = list(quality_flag_checks.check_specs)
+    assert sorted(s.name for s in specs) == ["quality_area_jump", "quality_no_caregiver", "quality_out_series",
+                                            "quality_over_capacity", "quality_vanished"]
+    assert all(not s.blocking and s.asset_key.path == ["marts", "quality_flags"] for s in specs)

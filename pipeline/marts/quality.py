@@ -236,3 +236,27 @@ def format_flags(flags: list[dict[str, Any]], period: str | None, include_confir
         lines.append("核实后确认数字无误的，运行 tuoyu quality confirm <提示键> --note \"核实说明\"，"
                      "该提示即显示为“已核实”。各项核查的含义见 README 操作手册第九节。")
     return "\n".join(lines)
+
+
+PREVIEW_ROWS = 5
+
+
+def open_flags_of_check(con: duckdb.DuckDBPyConnection, check_id: str) -> tuple[bool, dict[str, Any], str | None]:
+    """The Dagster asset check of one check id (non-blocking, WARN): passed when it has no
+    open flag in any month; the counts and the latest open flags (ids and figures only,
+    no personal data) as metadata; a line in Chinese for the run's summary."""
+    flags = [f for f in read_flags(con) if f["check_id"] == check_id]
+    confirmed = len([f for f in read_flags(con, include_confirmed=True) if f["check_id"] == check_id]) - len(flags)
+    latest = max((f["period"] for f in flags), default=None)
+    in_latest = sum(1 for f in flags if f["period"] == latest)
+    preview = [{"period": f["period"], "institution_or_area": f["institution_id"] or f["area_code"],
+                "measure": f["measure"] or "—", "value": value_text(f), "expected": expected_text(f),
+                "flag_key": f["flag_key"]} for f in reversed(flags[-PREVIEW_ROWS:])]
+    metadata = {"open_flags": len(flags), "confirmed_flags": confirmed,
+                "months_with_open_flags": len({f["period"] for f in flags}),
+                "latest_month": latest or "—", "open_in_latest_month": in_latest, "preview": preview}
+    description = None
+    if flags:
+        description = (f"数据核查：{check_zh(check_id)} {len(flags)} 条提示待核实（最近为 {latest}，{in_latest} 条）；"
+                       "用 tuoyu quality list 查看，核实无误的用 tuoyu quality confirm 确认。")
+    return not flags, metadata, description
