@@ -132,3 +132,9 @@ def test_one_non_blocking_dagster_check_per_check_id():
     assert sorted(s.name for s in specs) == ["quality_area_jump", "quality_no_caregiver", "quality_out_series",
                                             "quality_over_capacity", "quality_vanished"]
     assert all(not s.blocking and s.asset_key.path == ["marts", "quality_flags"] for s in specs)
+
+
+def test_the_commands_without_a_warehouse(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TUOYU_WAREHOUSE", str(tmp_path / "none" / "warehouse.duckdb"))
+    assert cli.main(["quality", "list"]) == 1
+    assert "还不存在：请先运行 tuoyu run" in capsys.readouterr().err

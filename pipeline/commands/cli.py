@@ -181,12 +181,21 @@ def cmd_withdraw(args: argparse.Namespace, settings: Settings) -> int:
     return code or _run(settings)
 
 
+def _no_warehouse(settings: Settings) -> bool:
+    if settings.warehouse.is_file():
+        return False
+    print(f"数据仓库 {settings.warehouse} 还不存在：请先运行 tuoyu run。Warehouse not found.", file=sys.stderr)
+    return True
+
+
 def cmd_quality_list(args: argparse.Namespace, settings: Settings) -> int:
     """The data-quality flags (marts.quality_flags): open ones, or all with --all."""
     from pipeline.marts.quality import format_flags, read_flags
     from pipeline.warehouse.connection import connect
     from pipeline.warehouse.lock import run_lock
 
+    if _no_warehouse(settings):
+        return 1
     with run_lock(settings.warehouse, settings.lock_wait, on_wait=_to_stderr):
         con = connect(settings.warehouse, read_only=True, memory_limit=settings.memory_limit)
         try:
@@ -203,6 +212,8 @@ def cmd_quality_confirm(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.warehouse.connection import connect
     from pipeline.warehouse.lock import run_lock
 
+    if _no_warehouse(settings):
+        return 1
     with run_lock(settings.warehouse, settings.lock_wait, on_wait=_to_stderr):
         con = connect(settings.warehouse, memory_limit=settings.memory_limit)
         try:

@@ -1,7 +1,8 @@
 """Everything the monthly report shows, read from the warehouse (all of the report's SQL).
 
-`load_report_data(con, period)` returns one `ReportData`; nothing else in the report
-package talks to the database except `record_published` (which writes
+`load_report_data(con, period)` returns one `ReportData` (the month's data-quality flags
+through `pipeline/marts/quality.py: read_flags`, which `tuoyu quality list` shares);
+nothing else in the report package talks to the database except `record_published` (which writes
 `marts.published_values`, the memory of what each report printed, so that the next
 report can list the figures revised since).
 
