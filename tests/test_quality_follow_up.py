@@ -111,7 +111,8 @@ def test_the_asset_checks_count_open_flags_and_preview_them(w):
     from pipeline.marts.quality import CHECK_IDS, open_flags_of_check
 
     passed, metadata, description = open_flags_of_check(w.con, "OUT-SERIES")
-    assert passed is False and description.startswith("数据核查：机构数字异常 1 条提示待核实（最近为 2024-05，1 条）")
+    assert passed is False and description.startswith("数据核查“机构数字异常”有 1 条提示待核实（最近为 2024-05，1 条）")
+    assert "：" not in description  # the run summary reads "  path：reason" lines as rejected files
     assert (metadata["open_flags"], metadata["confirmed_flags"], metadata["latest_month"]) == (1, 0, "2024-05")
     assert metadata["preview"] == [{"period": "2024-05", "institution_or_area": "P1", "measure": "places",
                                     "value": "1000", "expected": "48.1–151.9", "flag_key": KEY}]

@@ -257,6 +257,7 @@ def open_flags_of_check(con: duckdb.DuckDBPyConnection, check_id: str) -> tuple[
                 "latest_month": latest or "—", "open_in_latest_month": in_latest, "preview": preview}
     description = None
     if flags:
-        description = (f"数据核查：{check_zh(check_id)} {len(flags)} 条提示待核实（最近为 {latest}，{in_latest} 条）；"
+        # No full-width colon: the run's summary lists rejected files as "  path：reason".
+        description = (f"数据核查“{check_zh(check_id)}”有 {len(flags)} 条提示待核实（最近为 {latest}，{in_latest} 条），"
                        "用 tuoyu quality list 查看，核实无误的用 tuoyu quality confirm 确认。")
     return not flags, metadata, description
