@@ -1,6 +1,7 @@
 -- grain: one row per flag: check_id × period × institution (area checks: × area) × measure
 -- materialized: table
 -- depends_on: marts.month_calendar, marts.operating_institutions, marts.institution_enrollment, marts.institution_staffing, marts.area_measures, staging.institutions, audit.current_files, audit.quality_confirmations, reference.areas, reference.quality_parameters
+-- owner: quality
 --
 -- Figures to verify before they reach a report (docs/quality.md). A flag never changes a
 -- figure; it says what to check. The parameters come from quality.toml

@@ -1,6 +1,7 @@
 -- grain: one row per extract kind × month of the calendar × window length (reference.quality_parameters.reporting_windows)
 -- materialized: table
 -- depends_on: marts.month_calendar, audit.load_log, audit.current_files, reference.quality_parameters
+-- owner: quality
 --
 -- Completeness and timeliness of the deliveries (WHO Data Quality Review; docs/quality.md),
 -- per kind over the window of `window_months` months ending at `period` (months before the
