@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import shutil
 import time
-from pathlib import Path
 
 import duckdb
 import pytest
 
 from pipeline.commands import cli
-from pipeline.reference import ReferenceDataError, default_reference_folder, load_reference, write_reference_tables
+from pipeline.reference import default_reference_folder, load_reference, write_reference_tables
 from pipeline.reference.limits import reference_limits
 from tests.test_reference import AREAS, POPULATION, TARGETS, assert_names, load_error, make_folder
 

@@ -26,6 +26,7 @@ import io
 import re
 import shutil
 import stat
+import unicodedata
 import zipfile
 import zlib
 from pathlib import Path
@@ -58,7 +59,10 @@ class Search:
                        and not _ID.fullmatch(s)]
 
     def __call__(self, text: str) -> set[str]:
-        found = {m for m in _ID.findall(text) if m in self.secrets or m.upper() in self.secrets}
+        # An id number typed in full-width digits (`\d` matches them) is the same id: the
+        # secrets are read NFKC-normalised (tests/personal_data.py).
+        ids = {unicodedata.normalize("NFKC", m) for m in _ID.findall(text)}
+        found = {m for m in ids if m in self.secrets or m.upper() in self.secrets}
         found |= {m for m in _TOKEN.findall(text) if m in self.secrets}
         for gram in self.grams:
             found |= set(gram.findall(text)) & self.secrets

@@ -397,3 +397,37 @@ def test_a_demo_report_is_marked_on_every_page_the_card_and_the_workbook(warehou
     assert demo.meta["title"] == DEMO_MARK + real.meta["title"] and "演示数据" in DEMO_MARK
     assert demo.meta["short_title"].startswith(DEMO_MARK) and "演示数据" not in real.meta["title"]
     assert demo.meta["demo_mark"] == DEMO_MARK and real.meta["demo_mark"] == ""  # the card's heading
+
+
+# --- data-quality flags (数据核查) ----------------------------------------------------
+
+def test_the_months_flags_are_in_the_pdf_the_summary_and_the_workbook(warehouse, tmp_path):
+    # In 2024-03 the small county has one flag: JG0004 (城关街道) has enrolled children and
+    # no caregiver (tests/report_warehouse.py: "no caregiver"), CON-NO-CAREGIVER. Its
+    # caregivers feed 保育人员持证率 and 保育人员配比达标率, both targeted: it touches the
+    # headline figures. Confirmed, it is shown as 已核实 with its note and counts no more.
+    from pipeline.marts.quality import confirm_flag
+
+    key = "CON-NO-CAREGIVER/2024-03/JG0004/caregivers/0"
+    db = fresh_copy(warehouse, tmp_path)
+    with duckdb.connect(str(db)) as con:
+        assert con.execute("select flag_key from marts.quality_flags where period = ?", [PERIOD]).fetchall() == [(key,)]
+        result = render_report(con, PERIOD, tmp_path / "open")
+        confirm_flag(con, key, "园长确认保育人员下月到岗")
+        confirmed = render_report(con, PERIOD, tmp_path / "confirmed")
+
+    texts = flat(pdf_runs(result.pdf.read_bytes()))
+    title = next(k for k, t in enumerate(texts) if "数据核查：需核实的数字（2024年3月）" in t)
+    row = "".join(texts[title + 1:title + 40])
+    assert "JG0004" in row and "JG0004托育园" in row and "无保育人员" in row and "≥1" in row
+    assert "核实是否漏报保育人员" in row
+    text = "".join(texts)
+    assert "本月有1条数据核查提示待核实，其中1条涉及目标指标所用的数字" in text
+    wb = openpyxl.load_workbook(result.xlsx)
+    sheet = list(wb["数据核查"].iter_rows(min_row=4, max_row=4, values_only=True))[0]
+    assert sheet[:8] == ("2024-03", "JG0004", "JG0004托育园", "城关街道", "无保育人员", "保育人员数", 0, "≥1")
+    assert sheet[9:] == ("待核实", key)
+
+    text = "".join(flat(pdf_runs(confirmed.pdf.read_bytes())))
+    assert "已核实：园长确认保育人员下月到岗" in text
+    assert "数据核查提示待核实" not in text and "其中待核实0条、已核实1条" in text

@@ -12,7 +12,11 @@ held against the manifest:
   rejected unless the manifest plants an R on it too;
 - a rejected file, a missing month, a revision and an unrecognised name show in the load
   log as the contract says, and the missing data leaves the indicators NULL;
-- no row that the manifest does not name is rejected or warned about.
+- no row that the manifest does not name is rejected or warned about;
+- every data-quality flag the sample plants (manifest `flags`, pipeline/sample/flags.py) is
+  in marts.quality_flags, and every other flag there is one the manifest explains: a
+  consequence of a plant it lists, or a change of the story it lists (`events`); a flag
+  confirmed with `tuoyu quality confirm` stays confirmed after the next run.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipeline.period import shift_month
 from pipeline.reference import default_reference_folder
 from pipeline.commands.run import run_pipeline
 from pipeline.sample import SampleManifest, generate_test_sample
@@ -341,3 +346,61 @@ def test_an_unrecognised_name_is_logged_and_not_read(manifest, con):
         row = con.execute("select status, kind, period, rows_read from audit.load_log where file_path = ?",
                           [defect.file]).fetchone()
         assert row == ("unrecognised", None, None, None), defect
+
+
+# ---------------------------------------------------------------- data-quality flags
+
+
+def _flag(check_id, period, area_code, institution_id, measure) -> tuple:
+    return (check_id, period, area_code, institution_id, measure)
+
+
+def _explained_by_the_story(flag: tuple, events: list[dict], county: str) -> bool:
+    """A flag that the story's own changes bring about:
+    - AREA-JUMP of an area (the county: of any area) with an institution opened, closed,
+      suspended or resumed there in the month or the five before (the mean looks back three
+      months, and a new institution's children and staff grow for months after it opens);
+    - OUT-SERIES of the children, staff or caregivers of an institution opened in the twelve
+      months up to the month (its history is its first months, when it fills up)."""
+    check_id, period, area_code, institution_id, measure = flag
+    since = shift_month(period, -5 if check_id == "AREA-JUMP" else -12)
+    recent = [e for e in events if since <= e["period"] <= period]
+    if check_id == "AREA-JUMP":
+        return any(e["area_code"] == area_code or area_code == county for e in recent)
+    if check_id == "OUT-SERIES" and measure in ("children", "staff", "caregivers"):
+        return any(e["institution_id"] == institution_id and e["event"] == "opened" for e in recent)
+    return False
+
+
+def test_every_planted_flag_is_found_and_every_other_flag_is_explained(manifest, con):
+    found = {_flag(*row) for row in con.execute(
+        "select check_id, period, area_code, institution_id, measure from marts.quality_flags").fetchall()}
+    planted = {_flag(f["check_id"], f["period"], f["area_code"], f["institution_id"], f["measure"])
+               for f in manifest.flags if f["planted"]}
+    # One plant of each kind, all found.
+    assert {f[0] for f in planted} == {"OUT-SERIES", "CON-OVERCAPACITY", "CON-NO-CAREGIVER", "CON-VANISHED",
+                                       "AREA-JUMP"}
+    assert planted <= found, sorted(planted - found)
+    consequences = {_flag(f["check_id"], f["period"], f["area_code"], f["institution_id"], f["measure"])
+                    for f in manifest.flags if not f["planted"]}
+    unexplained = [f for f in found - planted - consequences if not _explained_by_the_story(f, manifest.events, manifest.county_code)]
+    assert unexplained == []
+
+
+def test_a_confirmed_flag_stays_confirmed_after_a_run(run, manifest):
+    from pipeline.marts.quality import confirm_flag, read_flags
+
+    base = run[1].parent
+    settings = Settings(inbox=base / "sample" / "inbox", reference=default_reference_folder(),
+                        warehouse=run[1], reports=base / "reports", pseudonym_key=None, demo=True, lock_wait=0)
+    plant = next(f for f in manifest.flags if f["planted"] and f["check_id"] == "OUT-SERIES")
+    with duckdb.connect(str(run[1])) as con:
+        key = next(f["flag_key"] for f in read_flags(con, plant["period"])
+                   if (f["check_id"], f["institution_id"]) == ("OUT-SERIES", plant["institution_id"]))
+        confirm_flag(con, key, "已与机构核实")
+    outcome = run_pipeline(settings)  # nothing new: the marts are built again
+    assert outcome.success, outcome.text()
+    with duckdb.connect(str(run[1]), read_only=True) as con:
+        assert con.execute("select confirmed from marts.quality_flags where flag_key = ?", [key]).fetchall() == [(True,)]
+        assert [f["flag_key"] for f in read_flags(con, plant["period"])].count(key) == 0
+        assert con.execute("select note from audit.quality_confirmations").fetchall() == [("已与机构核实",)]

@@ -392,6 +392,29 @@ def test_enrollment_over_places(published):
     assert not any(r["超出托位"] for r in rows.values())
 
 
+def test_quality_flags_of_month(published):
+    # 2024-03: 城关街道's places are A1's 60 (raised from 40) + A2's 20 = 80, against the
+    # mean of 2024-01 and 02, (60 + 60) ÷ 2 = 60: +20 (≥ 10) and 80 ÷ 60 − 1 = +33.3 % (> 33 %):
+    # one AREA-JUMP flag, range 60 ∓ max(10, 0.33 × 60 = 19.8) = 40.2–79.8. Not confirmed.
+    rows = _run(published, "quality_flags_of_month", period="2024-03")
+    assert [(r["核查"], r["镇街"], r["机构编号"], r["数字"], r["数值"], r["正常范围下限"], r["正常范围上限"],
+             r["分数"], r["已核实"], r["提示键"]) for r in rows] == [
+        ("区域合计突变", "城关街道", None, "核定托位数", 80, 40.2, 79.8, 0.33, False, "AREA-JUMP/2024-03/990001/places/80")]
+    assert _run(published, "quality_flags_of_month", period="2024-02") == []
+
+
+def test_reporting_rates(published):
+    # Staffing: 2024-02's file was rejected whole (not a delivery): over the 3 months to 2024-03,
+    # 2 of 3 received, both by day 10 of the next month (loaded 02-05 and 04-04): on time 2 ÷ 3.
+    # The windows reach back only to 2024-01, the first month: the 12-month window counts 3.
+    rows = {(r["报表"], r["统计月数"]): r for r in _run(published, "reporting_rates", period="2024-03")}
+    staffing = rows[("从业人员", 3)]
+    assert (staffing["月份范围"], staffing["应报"], staffing["已收到"], staffing["按时"], staffing["缺报"],
+            staffing["报送率（%）"], staffing["及时率（%）"]) == ("2024-01至2024-03", 3, 2, 2, 1, 66.7, 66.7)
+    assert rows[("从业人员", 12)]["应报"] == 3
+    assert rows[("托育机构", 1)]["报送率（%）"] == 100 and len(rows) == 9
+
+
 def test_analysts_guide_lists_every_example():
     guide = (Path(__file__).resolve().parents[1] / "docs" / "analysts.md").read_text(encoding="utf-8")
     listed = set(re.findall(r"^\| `([a-z0-9_]+)` \|", guide, re.MULTILINE))  # table names have a dot

@@ -143,6 +143,22 @@ def test_format_status_in_chinese(con):
     assert len(rows) == 4
     assert {display_width(line[:-1]) for line in rows} == {display_width(header.rstrip()[:-2])}
 
+def test_open_data_quality_flags_per_month(con):
+    # marts.quality_flags (only the columns status reads): 2024-01 two flags, one of them
+    # confirmed; 2024-03 one open flag; 2024-02 none.
+    con.execute("create schema if not exists marts")
+    con.execute("create table marts.quality_flags (period varchar, flag_key varchar)")
+    con.execute("insert into marts.quality_flags values ('2024-01', 'A'), ('2024-01', 'B'), ('2024-03', 'C')")
+    con.execute("insert into audit.quality_confirmations values ('B', '已核实', '2024-02-01 09:00:00')")
+    text = format_status(status(con))
+    lines = text.splitlines()
+    header = next(line for line in lines if line.startswith("月份"))
+    assert header.split() == ["月份", "托育机构", "在托幼儿", "从业人员", "待核实提示", "完整"]
+    cells = {line[:7]: line.split()[-2] for line in lines if line[:5] == "2024-" and line.rstrip()[-1] in "是否"}
+    assert cells == {"2024-01": "1（另已核实1）", "2024-02": "0", "2024-03": "1", "2024-04": "0"}
+    assert "待核实的数据核查提示共 2 条：用 tuoyu quality list 查看" in text
+
+
 def test_status_works_on_the_published_copy(con, tmp_path):
     record_run(con, "r1", datetime(2024, 5, 5, 8, 0), datetime(2024, 5, 5, 8, 3), True, None)
     database = publish(con, tmp_path / "warehouse.duckdb")

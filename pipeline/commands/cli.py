@@ -256,6 +256,54 @@ def cmd_withdraw(args: argparse.Namespace, settings: Settings) -> int:
     return code or _run(settings)
 
 
+def _no_warehouse(settings: Settings) -> bool:
+    if settings.warehouse.is_file():
+        return False
+    print(f"数据仓库 {settings.warehouse} 还不存在：请先运行 tuoyu run。Warehouse not found.", file=sys.stderr)
+    return True
+
+
+def cmd_quality_list(args: argparse.Namespace, settings: Settings) -> int:
+    """The data-quality flags (marts.quality_flags): open ones, or all with --all."""
+    from pipeline.marts.quality import format_flags, read_flags
+    from pipeline.warehouse.connection import connect
+    from pipeline.warehouse.lock import run_lock
+
+    if _no_warehouse(settings):
+        return 1
+    with run_lock(settings.warehouse, settings.lock_wait, on_wait=_to_stderr):
+        con = connect(settings.warehouse, read_only=True, memory_limit=settings.memory_limit)
+        try:
+            flags = read_flags(con, args.period, include_confirmed=args.all)
+        finally:
+            con.close()
+    print(format_flags(flags, args.period, args.all))
+    return 0
+
+
+def cmd_quality_confirm(args: argparse.Namespace, settings: Settings) -> int:
+    """Record that a flagged value was checked and is genuine (audit.quality_confirmations)."""
+    from pipeline.marts.quality import CONFIRMED_ZH, UnknownFlag, confirm_flag, who_zh
+    from pipeline.warehouse.connection import connect
+    from pipeline.warehouse.lock import run_lock
+
+    if _no_warehouse(settings):
+        return 1
+    with run_lock(settings.warehouse, settings.lock_wait, on_wait=_to_stderr):
+        con = connect(settings.warehouse, memory_limit=settings.memory_limit)
+        try:
+            flag, before = confirm_flag(con, args.flag_key, args.note)
+        except (UnknownFlag, ValueError) as exc:
+            print(f"错误 Error: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            con.close()
+    again = "（已更新核实说明）" if before else ""
+    print(f"已记录为“{CONFIRMED_ZH}”{again}：{flag['period']} {who_zh(flag)}，{flag['message_zh']}"
+          f" 核实说明：{flag['note']}。Confirmed: {flag['flag_key']}")
+    return 0
+
+
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     """The Dagster UI on 127.0.0.1 with the schedule and sensor, one run at a time, on the
     project's own instance (the one `tuoyu run` uses): `dagster dev` is started with its
@@ -335,6 +383,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="文件")
     p.add_argument("--xlsx", default=None, metavar="输出文件", help="写出退回修改清单（发回报送单位）")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("quality", help="数据核查提示：列出待核实的提示，登记已核实的数值")
+    quality = p.add_subparsers(dest="quality_command", required=True)
+    q = quality.add_parser("list", help="待核实的提示（加 --all 含已核实的），按月份")
+    q.add_argument("--period", default=None, metavar="YYYY-MM", help="月份（默认：全部月份）")
+    q.add_argument("--all", action="store_true", help="也列出已核实的提示")
+    q.set_defaults(func=cmd_quality_list)
+    q = quality.add_parser("confirm", help="登记某条提示的数值已核实无误")
+    q.add_argument("flag_key", metavar="提示编号", help="提示的编号，见 tuoyu quality list")
+    q.add_argument("--note", required=True, metavar="说明", help="如何核实的")
+    q.set_defaults(func=cmd_quality_confirm)
 
     p = sub.add_parser("dev", help="启动 Dagster 界面（仅本机 127.0.0.1），含定时任务和收件箱监测")
     p.add_argument("--port", type=int, default=3000, help="端口（默认 3000）")

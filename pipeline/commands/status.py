@@ -1,8 +1,9 @@
 """`tuoyu status`: what has been received for each month, and whether the month is complete.
 
 Read from `audit.load_log` (one row per file version seen, extract-format.md §5) and
-`audit.runs` (one row per pipeline run, written by `record_run`). Works on the warehouse
-or on the published copy, which has the same two tables.
+`audit.runs` (one row per pipeline run, written by `record_run`), with the open data-quality
+flags of each month (`marts.quality_flags`, `audit.quality_confirmations`). Works on the
+warehouse or on the published copy, which has the same tables.
 
 For each month (from the first month with a delivered file, or `first`, to the last, or to
 `through`) and each kind:
@@ -33,6 +34,7 @@ import duckdb
 
 from pipeline.ingest.extracts.names import explain_name
 from pipeline.ingest.extracts.spec import KIND_LABEL_ZH
+from pipeline.marts.quality import FlagCounts, flag_counts, has_flags
 from pipeline.settings import DEFAULT_MEMORY_LIMIT
 from pipeline.warehouse.schema import KINDS
 from pipeline.warehouse.connection import table_exists
@@ -116,6 +118,9 @@ class StatusReport:
     last_run: RunRecord | None
     unrecognised: list[str] = field(default_factory=list)  # file paths whose names are not in the contract
     messages: dict[str, str] = field(default_factory=dict)  # {unrecognised file: why, and the name to give it}
+    # open and confirmed data-quality flags per month (marts.quality_flags); None: a
+    # warehouse not yet built with the quality checks
+    flags: dict[str, FlagCounts] | None = None
 
     @property
     def incomplete_months(self) -> list[MonthStatus]:
@@ -200,7 +205,8 @@ def status(con: duckdb.DuckDBPyConnection, *, through: str | None = None, first:
             lookalikes = {kind: looks_like[(kind, period)] for kind in KINDS
                           if kinds[kind].state == MISSING and (kind, period) in looks_like}
             months.append(MonthStatus(period, kinds, lookalikes))
-    return StatusReport(months, last_run(con), unrecognised, messages)
+    return StatusReport(months, last_run(con), unrecognised, messages,
+                        flags=flag_counts(con) if has_flags(con) else None)
 
 
 def _still_there(inbox: Path, rel_path: str) -> bool:
@@ -296,6 +302,12 @@ def _stretch(group: list[MonthStatus]) -> str:
     return f"{group[0].period} 至 {group[-1].period}（{len(group)} 个月）"
 
 
+def _flags_cell(counts: FlagCounts | None) -> str:
+    if counts is None:
+        return "0"
+    return f"{counts.open}" + (f"（另已核实{counts.confirmed}）" if counts.confirmed else "")
+
+
 def format_status(report: StatusReport) -> str:
     """The report as Chinese text for the terminal: a months × kinds table, then what to do."""
     from pipeline.analysts.export import display_width
@@ -304,10 +316,16 @@ def format_status(report: StatusReport) -> str:
     if not report.months:
         lines.append("尚未收到任何可识别的报表文件。")
     else:
-        header = ["月份", *(KIND_LABEL_ZH[k] for k in KINDS), "完整"]
+        flags = report.flags
+        header = ["月份", *(KIND_LABEL_ZH[k] for k in KINDS), *(["待核实提示"] if flags is not None else []), "完整"]
         groups = _empty_stretches(report.months)
-        rows = [[m.period, *(_cell(m.kinds[k]) for k in KINDS), "是" if m.complete else "否"]
-                for group in groups if len(group) == 1 for m in group]
+
+        def month_row(m: MonthStatus) -> list[str]:
+            return [m.period, *(_cell(m.kinds[k]) for k in KINDS),
+                    *([_flags_cell(flags.get(m.period))] if flags is not None else []),
+                    "是" if m.complete else "否"]
+
+        rows = [month_row(m) for group in groups if len(group) == 1 for m in group]
         widths = [max(display_width(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
         def line(cells: list[str]) -> str:
@@ -316,8 +334,7 @@ def format_status(report: StatusReport) -> str:
         lines += [line(header), line(["-" * w for w in widths])]
         for group in groups:
             m = group[0]
-            lines.append(line([m.period, *(_cell(m.kinds[k]) for k in KINDS), "是" if m.complete else "否"])
-                         if len(group) == 1 else f"{_stretch(group)}：三类报表均未收到")
+            lines.append(line(month_row(m)) if len(group) == 1 else f"{_stretch(group)}：三类报表均未收到")
         lines.append("")
         incomplete = report.incomplete_months
         if incomplete:
@@ -337,6 +354,10 @@ def format_status(report: StatusReport) -> str:
             lines.append("请补报缺失的报表；被拒收或数据行全部被剔除的，请按原因修正文件后重新放入收件箱。")
         else:
             lines.append(f"全部 {len(report.months)} 个月份的三类报表均已收到。")
+    open_flags = sum(c.open for c in (report.flags or {}).values())
+    if open_flags:
+        lines.append(f"待核实的数据核查提示共 {open_flags} 条：用 tuoyu quality list 查看，"
+                     "核实无误的用 tuoyu quality confirm 记为“已核实”。")
     if report.unrecognised:
         lines.append(f"收件箱中文件名无法识别、未读取的文件 {len(report.unrecognised)} 个（请按提示改名后重新运行）：")
         for path in report.unrecognised:

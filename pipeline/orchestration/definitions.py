@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipeline.orchestration.assets.marts import marts, marts_checks
+from pipeline.orchestration.assets.marts import marts, marts_checks, quality_flag_checks
 from pipeline.orchestration.assets.report import monthly_report, published_copy, report_by_month, report_months
 from pipeline.orchestration.assets.ingest import reference_tables, staged_extracts
 from pipeline.orchestration.assets.validate import validated_extracts, validation_checks
@@ -44,7 +44,7 @@ def build_definitions(settings: Settings, tuoyu: Tuoyu | TuoyuResource) -> dg.De
     return dg.Definitions(
         assets=[reference_tables, staged_extracts, validated_extracts, marts, monthly_report, published_copy,
                 report_by_month],
-        asset_checks=[*validation_checks, *marts_checks],
+        asset_checks=[*validation_checks, *marts_checks, quality_flag_checks],
         jobs=[pipeline_job, report_month_job],
         schedules=[build_schedule(pipeline_job, settings.schedule_cron)],
         sensors=[build_sensor(pipeline_job, settings.inbox, settings.warehouse)],

@@ -1,7 +1,8 @@
 """Everything the monthly report shows, read from the warehouse (all of the report's SQL).
 
-`load_report_data(con, period)` returns one `ReportData`; nothing else in the report
-package talks to the database except `record_published` (which writes
+`load_report_data(con, period)` returns one `ReportData` (the month's data-quality flags
+through `pipeline/marts/quality.py: read_flags`, which `tuoyu quality list` shares);
+nothing else in the report package talks to the database except `record_published` (which writes
 `marts.published_values`, the memory of what each report printed, so that the next
 report can list the figures revised since).
 
@@ -98,6 +99,7 @@ class ReportData:
     previous_report: str | None
     previous_published: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     untrusted_kinds: list[str] = field(default_factory=list)  # the month's files mostly rejected
+    flags: list[dict[str, Any]] = field(default_factory=list)  # marts.quality_flags of the month, open first
 
     @property
     def period_end(self):
@@ -263,8 +265,17 @@ def load_report_data(con: duckdb.DuckDBPyConnection, period: str) -> ReportData:
         county=county, by_area=by_area, verdicts=_verdicts(con), measures=measures,
         quality=_quality(con, period), rejected=_rejected(con, period), mix=_mix(con, period),
         previous_report=previous_report, previous_published=previous,
-        untrusted_kinds=untrusted_kinds_of(con, period),
+        untrusted_kinds=untrusted_kinds_of(con, period), flags=_flags(con, period),
     )
+
+
+def _flags(con, period: str) -> list[dict]:
+    """The month's data-quality flags (marts.quality_flags with the institution's name and
+    the confirmation's note, pipeline/marts/quality.py): open ones first, then 已核实."""
+    from pipeline.marts.quality import read_flags
+
+    flags = read_flags(con, period, include_confirmed=True)
+    return [f for f in flags if not f["confirmed"]] + [f for f in flags if f["confirmed"]]
 
 
 def untrusted_kinds_of(con, period: str) -> list[str]:

@@ -20,8 +20,9 @@ from pipeline.report.formatting import DASH, date_label, fmt_target, fmt_value, 
 from pipeline.report.summary import Summary, value_with_unit, write_summary
 from pipeline.report.tables import (Table, area_tables, definitions_table, files_table,
                                     measures_table, mix_table, name_with_unit,
-                                    other_indicators_table, rejected_table, revisions_table,
-                                    scorecard_table, series_table, status_cell, verdict_tables)
+                                    other_indicators_table, quality_flags_sheet, quality_flags_table,
+                                    rejected_table, revisions_table, scorecard_table, series_table,
+                                    status_cell, verdict_tables)
 
 @dataclass
 class ChartSpec:
@@ -121,6 +122,7 @@ def build_document(data: ReportData, compiler: str, generated_on: date | None, d
     files = files_table(data, n + 1)
     rejected = rejected_table(data, n + 2)
     revisions, revised = revisions_table(data, published, n + 3)
+    flags = quality_flags_table(data, n + 4)
     summary = write_summary(data, revised)
     mark = DEMO_MARK if demo else ""
     title = f"{mark}{data.county_name}3岁以下婴幼儿照护服务发展目标监测月报（{month_label(data.period)}）"
@@ -147,7 +149,8 @@ def build_document(data: ReportData, compiler: str, generated_on: date | None, d
         meta=meta, summary=summary, card_rows=card_rows,
         tables={"scorecard": scorecard, "others": others, "verdicts": verdicts,
                 "areas": areas, "mix": mix, "files": files, "rejected": rejected,
-                "revisions": revisions, "series": series_table(data),
+                "revisions": revisions, "flags": flags, "flags_sheet": quality_flags_sheet(data),
+                "series": series_table(data),
                 "definitions": definitions_table(data),
                 "measures": measures_table(data)},
         charts=chart_specs(data), published=published, revisions=revised,

@@ -6,7 +6,7 @@ Each of the two outputs has a fingerprint of everything it is made from:
 - the warehouse's data: the marts' own fingerprints (`pipeline/marts/incremental.py`: each
   month's file versions and rejected rows; the SQL, the indicator catalog and the
   reference tables), and what else of the audit tables the report and the copy show (the
-  load log's counts and its files without a month, the row warnings);
+  load log's counts and its files without a month, the row warnings, the confirmations of data-quality flags);
 - the code: every file of the pipeline package, the SQL, the row rules, the report
   template, and the versions of the libraries that draw and write the files;
 - the report: its month, the compiling unit (TUOYU_COMPILER), and the figures of the
@@ -98,6 +98,9 @@ def _data(con: duckdb.DuckDBPyConnection) -> list[str]:
         _digest(con, "audit.load_log", "file_path, kind, period, sha256, rows_read, rows_accepted, "
                                        "rows_rejected, rows_duplicate, status, message, size_bytes, modified_at"),
         _digest(con, "audit.row_warnings", "sha256, kind, period, row_number, rule_id, severity, message"),
+        # a flag confirmed since (tuoyu quality confirm) shows as 已核实 in the report
+        *([_digest(con, "audit.quality_confirmations", "flag_key, note")]
+          if table_exists(con, "audit", "quality_confirmations") else []),
     ]
 
 

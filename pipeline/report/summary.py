@@ -5,7 +5,9 @@
 3. which are behind (not attained at a passed deadline, regressing, limited progress,
    needs acceleration), with value, target and deadline;
 4. what changed since last month (statuses that moved);
-5. (only when there is something to say) months without data and revised figures.
+5. (only when there is something to say) months without data, files mostly rejected, open
+   data-quality flags (how many touch the figures of the targeted indicators) and revised
+   figures.
 
 Every sentence is built from the same statuses the scorecard prints, so the two
 cannot disagree; `Summary` also returns which indicators each sentence names, for tests.
@@ -16,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pipeline.ingest.extracts.spec import KIND_LABEL_ZH
+from pipeline.marts.quality import touches_indicators
 from pipeline.report.data import Indicator, ReportData
 from pipeline.period import month_label, shift_month
 from pipeline.report.formatting import BEHIND_STATUSES, STATUS_ORDER, STATUS_ZH, fmt_target, fmt_value
@@ -108,6 +111,12 @@ def write_summary(data: ReportData, revisions: int = 0) -> Summary:
     if partial:
         caveats.append(f"本月{_names(partial)}报表过半数据行未通过校验，相关指标仅依据其余数据行计算，"
                        "请谨慎使用，待更正后的报表重新报送后更新")
+    open_flags = [f for f in data.flags if not f["confirmed"]]
+    if open_flags:
+        headline = {i.indicator_id for i in targeted}
+        touching = sum(1 for f in open_flags if touches_indicators(f, headline))
+        caveats.append(f"本月有{len(open_flags)}条数据核查提示待核实，其中{touching}条涉及目标指标所用的数字，"
+                       "详见数据质量部分的数据核查表")
     if revisions:
         caveats.append(f"因报表修订，上期报告已发布的{revisions}个数值有变动，详见数据质量部分")
     if caveats:

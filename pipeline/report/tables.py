@@ -25,6 +25,7 @@ MAX_REVISIONS_SHOWN = 40
 # pages, time and memory stay flat however many 镇街 the reference lists (10,000 towns once
 # took the report > 220 s and > 6 GB). A county has under 100 镇街; 50 covers most whole.
 MAX_AREA_ROWS = 50
+MAX_FLAGS_SHOWN = 40
 STATUS_NOTE = ("状态按《指标手册》判定：期限已到，达到目标为“已达成”，否则为“未达成”；期限未到，"
                "已达到目标为“已达成”，否则按近12个月实际进度与所需进度之比判定：≥0.95为“按期推进”，"
                "0.6～0.95为“需加快”，0～0.6为“进展有限”，小于0为“倒退”；有值月份不足两个为“数据不足”。")
@@ -335,3 +336,44 @@ def measures_table(data: ReportData) -> Table:
                  ["序号", "工作措施", "牵头单位", "监测指标", "说明"], rows,
                  ["“未监测”的措施，月度报表不含反映其进展的数据。"],
                  ["auto", "1fr", "auto", "1fr", "1fr"], "clcll")
+
+
+def quality_flags_table(data: ReportData, number: int) -> Table:
+    """The month's data-quality flags (marts.quality_flags, docs/quality.md): what to verify
+    before the figures are used; the confirmed ones last, marked 已核实 with their note."""
+    from pipeline.marts.quality import CONFIRMED_ZH, MEASURES_ZH, check_zh, expected_text, value_text, verify_zh, who_zh
+
+    rows = []
+    for f in data.flags:
+        check = check_zh(f["check_id"]) + (f"\n{MEASURES_ZH[f['measure']]}" if f["measure"] in MEASURES_ZH else "")
+        todo = ({"text": f"{CONFIRMED_ZH}：{f['note']}", "tone": "done"} if f["confirmed"]
+                else verify_zh(f["check_id"]))
+        rows.append([who_zh(f, "\n"), check, value_text(f), expected_text(f), todo])
+    open_ = sum(1 for f in data.flags if not f["confirmed"])
+    notes = ["数据核查提示不改变任何指标数值，只提示需要向机构核实的数字；“正常范围”内的数值不会被提示。"
+             "核实后数字无误的，由统计局用 tuoyu quality confirm 记为“已核实”。"]
+    if data.flags:
+        notes.insert(0, f"本月共{len(data.flags)}条提示，其中待核实{open_}条、已核实{len(data.flags) - open_}条。")
+    else:
+        rows = [["本月没有数据核查提示", "", "", "", ""]]
+    if len(data.flags) > MAX_FLAGS_SHOWN:
+        notes.append(f"此处列出前{MAX_FLAGS_SHOWN}条，全部见同期XLSX工作簿“数据核查”表。")
+    return Table("数据核查", f"表{number}　数据核查：需核实的数字（{month_label(data.period)}）",
+                 ["机构或地区", "核查", "数值", "正常范围", "核实要点"], rows, notes,
+                 ["1.2fr", "auto", "auto", "auto", "1.5fr"], "llrrl", max_rows=MAX_FLAGS_SHOWN)
+
+
+def quality_flags_sheet(data: ReportData) -> Table:
+    """The month's flags with everything the office needs to follow them up (XLSX only):
+    the message with its figures and the flag's key for `tuoyu quality confirm`."""
+    from pipeline.marts.quality import CONFIRMED_ZH, MEASURES_ZH, OPEN_ZH, check_zh, expected_text
+
+    rows = [[f["period"], f["institution_id"] or DASH, f.get("institution_name") or DASH,
+             f.get("area_name") or f["area_code"], check_zh(f["check_id"]), MEASURES_ZH.get(f["measure"], DASH),
+             num(f["value"], 0), expected_text(f), f["message_zh"],
+             f"{CONFIRMED_ZH}：{f['note']}" if f["confirmed"] else OPEN_ZH, f["flag_key"]] for f in data.flags]
+    if not rows:
+        rows = [["本月没有数据核查提示"] + [""] * 10]
+    return Table("数据核查", f"数据核查提示（{month_label(data.period)}）",
+                 ["月份", "机构编号", "机构名称", "镇街", "核查", "数字", "数值", "正常范围", "说明", "状态", "提示键"],
+                 rows, ["核实后数字无误的，运行 tuoyu quality confirm <提示键> --note \"核实说明\" 记为“已核实”。"])

@@ -89,7 +89,7 @@ def build_workbook(doc: Document, created: datetime) -> bytes:
     ws.set_column(0, 0, 110)
 
     ordered = ["scorecard", "others", "verdicts", "areas", "mix", "series", "files", "rejected",
-               "revisions", "definitions", "measures"]
+               "revisions", "flags_sheet", "definitions", "measures"]
     for key in ordered:
         value = doc.tables[key]
         for table in value if isinstance(value, list) else [value]:

@@ -24,6 +24,7 @@ from pipeline.sample import tables
 from pipeline.sample.calendar import last_full_month, month_text, parse_month
 from pipeline.sample.defects import plant
 from pipeline.sample.figures import month_figures
+from pipeline.sample.flags import plan_flags, plant_flags, story_events
 from pipeline.sample.forms import KINDS, FileForm, render
 from pipeline.sample.layout import Event, Layout, plan_layout
 from pipeline.sample.manifest import Defect, FileEntry, SampleManifest
@@ -160,6 +161,10 @@ def generate_sample(
     )
     writer = _Writer(out_dir, county, seed, manifest)
     pending: dict[str, list[str]] = {k: [] for k in KINDS}
+    flag_plan = plan_flags(months, layout)
+    opened = {g: plan.institutions[g // scale].open_month for g in range(len(plan.institutions) * scale)}
+    area_of = [county.areas[plan.institutions[g // scale].area].code for g in range(len(plan.institutions) * scale)]
+    previous_status = None
 
     for month in range(sim_first, last + 1):
         snapshot = people.step(month)
@@ -171,13 +176,17 @@ def generate_sample(
             "enrollment": tables.enrollment(snapshot, ident, scale),
             "staffing": tables.staffing(snapshot, ident, scale),
         }
+        manifest.events += story_events(snapshot.status, previous_status, ident.ids, area_of, month)
+        previous_status = snapshot.status
+        typed, planting = plant_flags(flag_plan, month, typed, snapshot, county.code, county.id_prefix, opened)
         for kind in KINDS:
-            planter_for = _planter_factory(snapshot, county, ident, scale, seed, month, kind)
+            planter_for = _planter_factory(planting, county, ident, scale, seed, month, kind)
             rules = pending[kind] + scheduled(kind, month)
             pending[kind] = _write_month_file(writer, layout, kind, month, typed[kind], rules, planter_for)
         if progress:
             progress(f"{month_text(month)}: " + ", ".join(f"{k} {typed[k].height:,}" for k in KINDS) + " rows")
 
+    manifest.flags = flag_plan.to_list()
     manifest.files.sort(key=lambda f: (f.period, KINDS.index(f.kind), f.file))
     manifest.defects.sort(key=lambda d: (d.period, KINDS.index(d.kind), d.file or "", d.row_number or 0, d.rule_key))
     manifest.write(manifest_path, modified=_calendar.timegm(delivered(last + 1, KINDS[0]).timetuple()))

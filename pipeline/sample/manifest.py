@@ -1,4 +1,5 @@
-"""What a generated sample holds: its files, its months and every planted defect.
+"""What a generated sample holds: its files, its months, every planted defect and every
+planted data-quality flag.
 
 The manifest carries no name and no id number, only file paths, row numbers and rules,
 so that it can sit next to the inbox and be read by tests and people alike.
@@ -47,6 +48,10 @@ class SampleManifest:
     files: list[FileEntry] = field(default_factory=list)
     defects: list[Defect] = field(default_factory=list)
     story: list[dict] = field(default_factory=list)  # clean county figures per month, before defects
+    # the data-quality flags planted (pipeline/sample/flags.py), with what they may bring about
+    flags: list[dict] = field(default_factory=list)
+    # the story's changes: institutions opening, closing, suspended, resuming (by id and area)
+    events: list[dict] = field(default_factory=list)
     path: Path | None = None  # where the JSON was written
 
     def to_dict(self) -> dict:
@@ -60,6 +65,8 @@ class SampleManifest:
             "files": [asdict(f) for f in self.files],
             "defects": [asdict(d) for d in self.defects],
             "story": self.story,
+            "flags": self.flags,
+            "events": self.events,
         }
 
     def write(self, path: Path, modified: float | None = None) -> None:

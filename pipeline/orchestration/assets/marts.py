@@ -69,3 +69,29 @@ marts_checks = [
     _marts_check("county_coverage_matches_towns", "check_town_coverage_consistent",
                  "The county's town coverage counts exactly the 镇街 rows that have institutions."),
 ]
+
+
+# One check per data-quality check id (docs/quality.md), on marts.quality_flags: never
+# blocking (a flag says what to verify, it changes no figure), WARN while a flag is open.
+_QUALITY_CHECK_NAMES = {"OUT-SERIES": "quality_out_series", "CON-OVERCAPACITY": "quality_over_capacity",
+                        "CON-NO-CAREGIVER": "quality_no_caregiver", "CON-VANISHED": "quality_vanished",
+                        "AREA-JUMP": "quality_area_jump"}
+
+
+@dg.multi_asset_check(
+    specs=[dg.AssetCheckSpec(name, asset=dg.AssetKey(["marts", "quality_flags"]), blocking=False,
+                             description=f"{check_id}: no open flag (docs/quality.md); count and a preview of the open ones.")
+           for check_id, name in _QUALITY_CHECK_NAMES.items()],
+    name="quality_flag_checks",
+    description="One non-blocking check per data-quality check id: open flags of marts.quality_flags.",
+)
+def quality_flag_checks(tuoyu: dg.ResourceParam[Tuoyu]):
+    from pipeline.marts.quality import open_flags_of_check
+
+    with tuoyu.connection() as con:
+        results = {check_id: open_flags_of_check(con, check_id) for check_id in _QUALITY_CHECK_NAMES}
+    for check_id, (passed, metadata, description) in results.items():
+        yield dg.AssetCheckResult(asset_key=dg.AssetKey(["marts", "quality_flags"]),
+                                  check_name=_QUALITY_CHECK_NAMES[check_id], passed=passed,
+                                  severity=dg.AssetCheckSeverity.WARN, description=description,
+                                  metadata=_json_safe(metadata))
