@@ -214,17 +214,17 @@ def test_months_start_at_the_first_delivered_file_or_from(con):
 
 
 def test_unrecognised_files_as_the_inbox_is_now_and_their_look_alikes(con, tmp_path):
-    make_log(con, [("从业人员 2024年2月.et", None, None, "u1", None, None, None, "unrecognised", "03-01 09"),
+    make_log(con, [("从业人员 2024年2月.ett", None, None, "u1", None, None, None, "unrecognised", "03-01 09"),
                    ("renamed_since.txt", None, None, "u2", None, None, None, "unrecognised", "03-01 09")])
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    for name in ("readme.txt", "从业人员 2024年2月.et"):
+    for name in ("readme.txt", "从业人员 2024年2月.ett"):
         (inbox / name).write_text("x")
     report = status(con, inbox=inbox)
-    assert report.unrecognised == ["readme.txt", "从业人员 2024年2月.et"]  # renamed_since.txt is gone
+    assert report.unrecognised == ["readme.txt", "从业人员 2024年2月.ett"]  # renamed_since.txt is gone
     feb = report.months[1]
     assert feb.problems_zh() == [
-        "缺从业人员（收件箱中的 从业人员 2024年2月.et 文件名无法识别，可能就是该报表：请另存为 从业人员_2024-02.xlsx）"]
+        "缺从业人员（收件箱中的 从业人员 2024年2月.ett 文件名无法识别，可能就是该报表：请另存为 从业人员_2024-02.xlsx）"]
     assert "renamed_since.txt" in status(con).unrecognised  # without the inbox: every one logged
 
 

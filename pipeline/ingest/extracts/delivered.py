@@ -31,7 +31,7 @@ def _named(frame: pl.DataFrame, header: list[object], header_row: int) -> pl.Dat
 def _csv_rows(data: bytes, kind: str, filename: str) -> pl.DataFrame:
     text, _ = decode_csv(data, filename)
     text = _unix_line_ends(text)
-    index, _, _ = find_header(_head_rows(text), kind, filename)
+    index = find_header(_head_rows(text), kind, filename).index
     header = next(cells for i, cells in _head_rows(text) if i == index)
     frame = pl.read_csv(io.BytesIO(text.encode("utf-8")), has_header=False, skip_rows=index + 1,
                         infer_schema=False, truncate_ragged_lines=True, quote_char='"',
@@ -50,7 +50,7 @@ def _xlsx_rows(data: bytes, kind: str, filename: str) -> pl.DataFrame:
         frame = reader.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string").to_polars()
         head = non_blank(enumerate(list(r) for r in frame.head(MAX_HEAD_LINES).iter_rows()))
         try:
-            index, _, _ = find_header(head, kind, filename)
+            index = find_header(head, kind, filename).index
         except FileRejected as exc:
             problem = problem or exc
             continue
