@@ -267,7 +267,7 @@ def rejected_table(data: ReportData, number: int) -> Table:
         rows = [["近12个月无拒收行", "", "", "", ""]]
     return Table("拒收行", f"表{number}　拒收行按规则统计", ["报表", "规则编号", "本月行数",
                                                        "近12个月行数", "说明（示例）"], rows,
-                 ["拒收行未计入任何指标；明细见数据仓库 audit.rejected_rows。"],
+                 ["拒收行未计入任何指标；某机构被剔除的行用 tuoyu fix <机构编号> 查看。"],
                  ["auto", "auto", "auto", "auto", "1fr"], "llrrl")
 
 
