@@ -148,6 +148,15 @@ class Settings:
         """Whether the pseudonyms are made with the published demo key (its outputs are marked)."""
         return self.demo and not self.pseudonym_key
 
+    def folders_environment(self) -> dict[str, str]:
+        """The variables that give a program this process starts (`tuoyu dev` → `dagster dev`)
+        these settings' folders and mode, which the command line may have changed (`--demo`)."""
+        env = {VARIABLES["inbox"]: str(self.inbox), VARIABLES["warehouse"]: str(self.warehouse),
+               VARIABLES["reports"]: str(self.reports), VARIABLES["demo"]: "1" if self.demo else "0"}
+        if self.reference is not None:
+            env[VARIABLES["reference"]] = str(self.reference)
+        return env
+
     @property
     def archive(self) -> Path:
         """The raw archive: every file version as delivered. The one place with personal data."""

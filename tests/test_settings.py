@@ -193,6 +193,22 @@ def test_dev_starts_dagster_with_its_home_in_the_childs_environment(environment,
     assert dict(os.environ) == before  # the child's environment, not this process's
 
 
+def test_dev_on_the_demo_gives_dagster_the_demos_folders_and_key(environment, tmp_path, monkeypatch):
+    # the office's own settings in the environment; `--demo` must not let Dagster's runs use them
+    environment.setenv("TUOYU_WAREHOUSE", str(tmp_path / "office" / "warehouse.duckdb"))
+    environment.setenv("TUOYU_PSEUDONYM_KEY", "an-office-key-that-is-long-and-varied-0123456789")
+    monkeypatch.setattr(cli, "DEMO_DIR", tmp_path / "demo")
+    started = {}
+    monkeypatch.setattr(os, "execvpe", lambda file, argv, env: started.update(file=file, argv=argv, env=env))
+    cli.main(["--demo", "dev"])
+    env = started["env"]
+    assert env["TUOYU_WAREHOUSE"] == str(tmp_path / "demo" / "warehouse.duckdb")
+    assert env["TUOYU_INBOX"] == str(tmp_path / "demo" / "inbox") and env["TUOYU_DEMO"] == "1"
+    assert "TUOYU_PSEUDONYM_KEY" not in env
+    assert env["DAGSTER_HOME"] == str(tmp_path / "demo" / "dagster_home")
+    assert Settings.from_env(env).warehouse == tmp_path / "demo" / "warehouse.duckdb"  # as Dagster reads it
+
+
 # ---------------------------------------------------------------- Dagster's route: EnvVar fields
 
 

@@ -309,13 +309,16 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     project's own instance (the one `tuoyu run` uses): `dagster dev` is started with its
     DAGSTER_HOME in its own environment."""
     from pipeline.orchestration.instance import prepare_dagster_home
-    from pipeline.settings import child_environment
+    from pipeline.settings import VARIABLES, child_environment
 
     home = prepare_dagster_home(settings.instance_home)
     # beside this Python: the project's `dagster`, also when .venv/bin is not on the PATH (./tuoyu)
     dagster = Path(sys.executable).with_name("dagster")
+    env = child_environment(**settings.folders_environment(), DAGSTER_HOME=str(home))
+    if settings.pseudonym_key is None:  # `--demo`: the demo key, never the office's
+        env.pop(VARIABLES["pseudonym_key"], None)
     os.execvpe(str(dagster), ["dagster", "dev", "-m", "pipeline.orchestration.definitions", "-h", "127.0.0.1",
-                           "-p", str(args.port)], child_environment(DAGSTER_HOME=str(home)))
+                           "-p", str(args.port)], env)
 
 
 def build_parser() -> argparse.ArgumentParser:
