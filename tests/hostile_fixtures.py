@@ -207,6 +207,7 @@ class RunOutput:
     seconds: float
     killed: bool = False
     lines: list[tuple[float, str]] = field(default_factory=list)  # (seconds since start, line)
+    peak_rss_mb: float = 0.0  # the largest resident set of the process (its children not counted)
 
 
 def run_tuoyu(env: dict[str, str], *, argv: list[str] | None = None, timeout: float = 600,
@@ -240,12 +241,15 @@ def run_tuoyu(env: dict[str, str], *, argv: list[str] | None = None, timeout: fl
             lines.append((at, line))
             if on_line is not None:
                 on_line(at, line, kill)
-        proc.wait()
+        # wait4, not proc.wait(): the process's own peak memory comes with its exit status
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
     finally:
         timer.cancel()
         proc.stdout.close()
     return RunOutput(proc.returncode, "\n".join(line for _, line in lines),
-                     time.monotonic() - started, killed.is_set() or proc.returncode == -signal.SIGKILL, lines)
+                     time.monotonic() - started, killed.is_set() or proc.returncode == -signal.SIGKILL, lines,
+                     usage.ru_maxrss / 1024)  # Linux reports kilobytes
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,9 @@ def build_corpus(inbox: Path, outside: Path) -> None:
         institution_row(period="2023-04", iid="JG01", **{"机构名称": MEGABYTE}),
         institution_row(period="2023-04", iid="JG02")]))
     zip_bomb(inbox / "在托幼儿_2023-04.xlsx", 1 << 30)
+    # a header and one row holding a 50 MB cell (once an out-of-memory stop of every run)
+    _put(inbox / "托育机构_2022-11.csv", csv_text(INSTITUTION_HEADER, [
+        institution_row(period="2022-11", iid="JG01", **{"机构名称": "托" * (50 << 20)})]))
     random_bytes(inbox / "从业人员_2023-04.csv", 4096, seed=7, nul=False)
 
     good_institutions(inbox / "ｉｎｓｔｉｔｕｔｉｏｎｓ_2023-03.csv", period="2023-03")
@@ -130,6 +133,7 @@ EXPECTED = [
     ("在托幼儿_2023-05.csv", "file_rejected", ["编码"], True),
     ("从业人员_2023-05.xlsx", "file_rejected", ["不是有效的 Excel"], True),
     ("托育机构_2023-04.csv", "file_rejected", ["第 2 行", "机构名称", "4,096"], True),
+    ("托育机构_2022-11.csv", "file_rejected", ["第 2 行", "机构名称", "4,096"], True),
     ("在托幼儿_2023-04.xlsx", "file_rejected", ["解压后大小"], True),
     ("从业人员_2023-04.csv", "file_rejected", [], True),
     ("ｉｎｓｔｉｔｕｔｉｏｎｓ_2023-03.csv", "loaded", [], False),
@@ -170,6 +174,7 @@ def _log(root: Path) -> dict[str, tuple]:
 def test_the_run_completes_and_reports(corpus_run):
     root, _, _, _, result = corpus_run
     assert result.returncode == 0, result.output[-3000:]
+    assert 0 < result.peak_rss_mb < 2048, result.peak_rss_mb  # one of each hostile file: under 2 GB
     assert "运行完成" in result.output
     assert (root / "out" / "reports" / "2023-06" / "report_2023-06.pdf").stat().st_size > 10_000
 
