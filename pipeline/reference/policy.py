@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -57,6 +58,17 @@ class Measure:
         return self.responsible_units[0]
 
 
+def _check_keys(table: dict, required: tuple[str, ...], optional: tuple[str, ...],
+                fail: Callable[[str | None, str, str], NoReturn]) -> None:
+    """Every key of a TOML table known, every required one present; else `fail` names it."""
+    for key in table:
+        if key not in required + optional:
+            fail(key, f"未知的键“{key}”", f"unknown key '{key}'")
+    for key in required:
+        if key not in table:
+            fail(None, f"缺少 {key}", f"missing key {key}")
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -78,12 +90,7 @@ def parse_measures(path: Path) -> list[Measure]:
         def fail(key: str | None, zh: str, en: str) -> NoReturn:
             raise ReferenceDataError(path.name, key_line(lines, at, key), zh, en)
 
-        for key in entry:
-            if key not in MEASURE_REQUIRED_KEYS + MEASURE_OPTIONAL_KEYS:
-                fail(key, f"未知的键“{key}”", f"unknown key '{key}'")
-        for key in MEASURE_REQUIRED_KEYS:
-            if key not in entry:
-                fail(None, f"缺少 {key}", f"missing key {key}")
+        _check_keys(entry, MEASURE_REQUIRED_KEYS, MEASURE_OPTIONAL_KEYS, fail)
         number, title, units, indicators = (entry[k] for k in MEASURE_REQUIRED_KEYS)
         if not isinstance(number, int) or isinstance(number, bool) or number < 1:
             fail("number", f"措施序号 number 应为正整数：{number!r}", f"number must be a positive integer: {number!r}")
@@ -144,12 +151,7 @@ def parse_targets(path: Path, measures: list[Measure]) -> list[Target]:
             fail(None, f"未知的指标编号“{indicator_id}”", f"unknown indicator id '{indicator_id}'")
         if not isinstance(table, dict):
             fail(None, f"{indicator_id} 应为一个 [{indicator_id}] 段", f"{indicator_id} must be a table [{indicator_id}]")
-        for key in table:
-            if key not in TARGET_REQUIRED_KEYS + TARGET_OPTIONAL_KEYS:
-                fail(key, f"未知的键“{key}”", f"unknown key '{key}'")
-        for key in TARGET_REQUIRED_KEYS:
-            if key not in table:
-                fail(None, f"缺少 {key}", f"missing key {key}")
+        _check_keys(table, TARGET_REQUIRED_KEYS, TARGET_OPTIONAL_KEYS, fail)
         value, comparison, deadline, clause = (table[k] for k in TARGET_REQUIRED_KEYS)
         if not _is_number(value):
             fail("value", f"目标值 value 不是数字：{value!r}", f"value is not a number: {value!r}")
