@@ -304,6 +304,21 @@ def cmd_quality_confirm(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_export_bundle(args: argparse.Namespace, settings: Settings) -> int:
+    """The county's aggregate bundle for the prefecture (docs/rollup.md): figures only."""
+    from pipeline.rollup.bundle_format import read_bundle
+    from pipeline.rollup.export import BundleExportError, describe_zh, export_bundle
+
+    try:
+        path = export_bundle(settings, Path(args.out) if args.out else None,
+                             protected=_export_protected(settings), on_wait=_to_stderr)
+    except BundleExportError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    print(describe_zh(path, read_bundle(path)))  # read back: what is sent is what a prefecture accepts
+    return 0
+
+
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     """The Dagster UI on 127.0.0.1 with the schedule and sensor, one run at a time, on the
     project's own instance (the one `tuoyu run` uses): `dagster dev` is started with its
@@ -397,6 +412,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("flag_key", metavar="提示编号", help="提示的编号，见 tuoyu quality list")
     q.add_argument("--note", required=True, metavar="说明", help="如何核实的")
     q.set_defaults(func=cmd_quality_confirm)
+
+    p = sub.add_parser("export-bundle", help="生成报送地市的汇总包（只有汇总数，没有逐条数据）")
+    p.add_argument("--out", default=None, metavar="文件夹",
+                   help="写入的已有文件夹（默认：报告文件夹下的 bundles 文件夹）")
+    p.set_defaults(func=cmd_export_bundle)
 
     p = sub.add_parser("dev", help="启动 Dagster 界面（仅本机 127.0.0.1），含定时任务和收件箱监测")
     p.add_argument("--port", type=int, default=3000, help="端口（默认 3000）")
