@@ -79,7 +79,8 @@ def test_demo_option_reads_the_demo_folders(tmp_path, monkeypatch):
 # ---------------------------------------------------------------- ordinary mistakes
 
 BEFORE_THE_FIRST_RUN = [["status"], ["fix"], ["fix", "jg0001"], ["report"], ["report", "--period", "2024-6"],
-                        ["sql", "select 1"], ["--demo", "status"]]
+                        ["sql", "select 1"], ["--demo", "status"], ["export-bundle"], ["--demo", "export-bundle"],
+                        ["export-bundle", "--out", "."]]
 
 
 @pytest.mark.parametrize("argv", BEFORE_THE_FIRST_RUN, ids=" ".join)
@@ -93,7 +94,8 @@ def test_before_the_first_run_commands_say_run_first_and_create_nothing(office, 
 
 
 USAGE_MISTAKES = [["report", "--period", "2024-13"], ["report", "--period", "六月"], ["status", "--through"],
-                  ["no-such-command"], ["fix", "--period", "garbage"], ["run", "--nonsense"], ["dev", "--port", "x"]]
+                  ["no-such-command"], ["fix", "--period", "garbage"], ["run", "--nonsense"], ["dev", "--port", "x"],
+                  ["export-bundle", "--out"]]
 
 
 @pytest.mark.parametrize("argv", USAGE_MISTAKES, ids=" ".join)
