@@ -59,6 +59,21 @@ def con(tmp_path: Path):
     connection.close()
 
 
+@pytest.fixture
+def office(tmp_path, monkeypatch):
+    """An empty inbox, a warehouse path and no key: the office's set-up before the key is set
+    (tests/test_cli.py, tests/test_console.py, tests/test_bundle_export.py)."""
+    monkeypatch.chdir(tmp_path)  # no .env of the working copy
+    for name in [k for k in os.environ if k.startswith("TUOYU_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    (tmp_path / "inbox").mkdir()
+    monkeypatch.setenv("TUOYU_INBOX", str(tmp_path / "inbox"))
+    monkeypatch.setenv("TUOYU_WAREHOUSE", str(tmp_path / "warehouse" / "warehouse.duckdb"))
+    monkeypatch.setenv("TUOYU_REPORTS", str(tmp_path / "reports"))
+    return tmp_path
+
+
 def scan_tables(con: duckdb.DuckDBPyConnection, secrets) -> list[tuple[str, str, str]]:
     """Every (table, column, secret) where a text cell of any table contains a secret.
     One query per column: the cells' tokens are matched against the secrets in Python."""

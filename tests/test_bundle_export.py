@@ -30,7 +30,6 @@ from pipeline.rollup.export import bundle_tables, default_bundle_folder, export_
 from pipeline.settings import Settings
 from tests.hostile_fixtures import sample_run
 from tests.personal_data import clear_identifiers
-from tests.test_cli import office  # noqa: F401  (the fixture: an empty inbox, no warehouse, no key)
 
 pytestmark = pytest.mark.heavy(seconds=8)
 
@@ -217,7 +216,7 @@ def test_the_search_finds_a_pseudonym_smuggled_into_a_bundle(county, tmp_path):
 # ---------------------------------------------------------------- the command
 
 
-def test_export_bundle_before_the_first_run_says_run_first_and_creates_nothing(office, capsys):  # noqa: F811
+def test_export_bundle_before_the_first_run_says_run_first_and_creates_nothing(office, capsys):
     code = cli.main(["export-bundle"])
     out, err = capsys.readouterr()
     assert code != 0 and out == ""

@@ -77,20 +77,6 @@ def test_the_console_script_is_installed():
 # ---------------------------------------------------------------- tuoyu run cannot run
 
 
-@pytest.fixture
-def office(tmp_path, monkeypatch):
-    """An empty inbox, a warehouse path and no key: the office's set-up before the key is set."""
-    monkeypatch.chdir(tmp_path)  # no .env of the working copy
-    for name in [k for k in os.environ if k.startswith("TUOYU_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    (tmp_path / "inbox").mkdir()
-    monkeypatch.setenv("TUOYU_INBOX", str(tmp_path / "inbox"))
-    monkeypatch.setenv("TUOYU_WAREHOUSE", str(tmp_path / "warehouse" / "warehouse.duckdb"))
-    monkeypatch.setenv("TUOYU_REPORTS", str(tmp_path / "reports"))
-    return tmp_path
-
-
 def test_run_without_a_key_outside_demo_mode_stops_with_the_chinese_message(office, capsys):
     code = cli.main(["run"])
     out, err = capsys.readouterr()
