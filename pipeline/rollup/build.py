@@ -6,7 +6,7 @@
 2. `rollup.bundle_receipts` from every county's `receipts.jsonl` (and `_unknown`'s);
 3. `rollup.county_indicator_values`, `.county_institution_types`, `.county_reporting_rates`,
    `.county_data_quality`: the rows of each county's `current/` Parquet files, with
-   `county_code` (DuckDB reads them in place);
+   `county_code`;
 4. the models of `sql/rollup/` (`rollup.county_periods`, `rollup.indicator_series`);
 5. `marts.indicator_series` (the county's columns of `rollup.indicator_series`), and the
    unchanged county models over it: `marts.indicator_catalog`, `.target_checks`,
@@ -43,6 +43,7 @@ MARTS_MODELS = ("target_checks", "indicator_values", "policy_measures", "indicat
 SERIES_COLUMNS = ("indicator_id", "period", "area_code", "value", "numerator", "denominator", "is_county",
                   "sort_order")
 
+_CHUNK = 200  # counties read at a time
 _DUCKDB_TYPES = {pl.String: "varchar", pl.Boolean: "boolean", pl.Float64: "double", pl.Int64: "bigint",
                  pl.Int32: "integer"}
 
@@ -106,27 +107,26 @@ def _load_receipts(con: duckdb.DuckDBPyConnection, reference: PrefectureReferenc
 
 def _load_county_tables(con: duckdb.DuckDBPyConnection, reference: PrefectureReference,
                         store_dir: Path) -> dict[str, int]:
-    """The rollup.county_* tables from the current bundles of the prefecture's counties."""
+    """The rollup.county_* tables from the current bundles of the prefecture's counties, read
+    by polars (far faster than DuckDB over thousands of small files) in chunks of counties,
+    so that memory stays bounded however many counties there are."""
     present = [(code, county_folder(store_dir, code) / CURRENT) for code in reference.county_codes]
     present = [(code, folder) for code, folder in present if (folder / "manifest.json").is_file()]
     counts = {}
     for table, file in COUNTY_TABLES.items():
-        columns = ", ".join(f"{name} {_DUCKDB_TYPES[dtype]}" for name, dtype in SCHEMAS[file].items())
+        schema = SCHEMAS[file]
+        columns = ", ".join(f"{name} {_DUCKDB_TYPES[dtype]}" for name, dtype in schema.items())
         con.execute(f"create or replace table rollup.{table} (county_code varchar not null, {columns})")
-        if present:
-            files = pl.DataFrame({"county_code": [c for c, _ in present],
-                                  "file": [str(folder / file) for _, folder in present]})
-            con.register("bundle_files", files)
+        for start in range(0, len(present), _CHUNK):
+            chunk = present[start:start + _CHUNK]
+            codes = {str(folder / file): code for code, folder in chunk}
+            frame = pl.read_parquet(list(codes), include_file_paths="bundle_file").select(
+                pl.col("bundle_file").replace_strict(codes, return_dtype=pl.String).alias("county_code"),
+                *[pl.col(c).cast(t) for c, t in schema.items()])
+            con.register("bundle_rows", frame)
             try:
-                con.execute(f"""
-                    insert into rollup.{table}
-                    select bundle_files.county_code, {', '.join(f'rows.{c}' for c in SCHEMAS[file])}
-                    from read_parquet(?, filename = true) as rows
-                    inner join bundle_files on bundle_files.file = rows.filename
-                    order by bundle_files.county_code
-                """, [files.get_column("file").to_list()])
+                con.execute(f"insert into rollup.{table} select * from bundle_rows")
             finally:
-                con.unregister("bundle_files")
+                con.unregister("bundle_rows")
         counts[f"rollup.{table}"] = con.execute(f"select count(*) from rollup.{table}").fetchone()[0]
     return counts
-
