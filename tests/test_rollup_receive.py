@@ -175,3 +175,14 @@ def test_receiving_one_county_touches_only_its_folder(office):
     current = office.store / "990101" / "current"
     assert current.is_symlink() and json.loads((current / "manifest.json").read_text())["county_code"] == "990101"
     assert len([p for p in (office.store / "990101").iterdir() if p.name.startswith("v-")]) == 1
+
+
+def test_a_bundle_of_a_county_added_to_areas_csv_later_is_received_then(office):
+    county_bundle(office.inbox, "990199", {"2024-06": FIRST["990101"]}, made_at=made(5))
+    assert [r["status"] for r in office.run().unknown] == ["rejected"]
+    areas = office.reference.folder / "areas.csv"
+    areas.write_text(areas.read_text(encoding="utf-8") + "990199,新县,县,,990100\n", encoding="utf-8")
+    office.reference = load_prefecture_reference(office.reference.folder)
+    received = office.run()
+    assert [r["status"] for r in received.counties["990199"].receipts] == ["current"]
+    assert office.rows[("filing_rate", "990199")][0] == pytest.approx(80.0)

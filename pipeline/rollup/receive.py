@@ -188,7 +188,10 @@ def scan_inbox(reference: PrefectureReference, inbox: Path, store_dir: Path) -> 
     seen: dict[tuple[str, int, int], str | None] = {}
     for folder in [county_folder(store_dir, c) for c in known] + [store_dir / UNKNOWN]:
         for entry in read_receipts(folder):
-            seen[(entry["bundle"], entry.get("size"), entry.get("mtime_ns"))] = entry.get("county_code")
+            county = entry.get("county_code")
+            if folder.name == UNKNOWN and county in known:
+                continue  # its county has since been added to areas.csv: read it again
+            seen[(entry["bundle"], entry.get("size"), entry.get("mtime_ns"))] = county
     scan = Scan()
     for path in _bundle_paths(inbox):
         try:
