@@ -174,7 +174,8 @@ def _summary(con, reference: PrefectureReference, received: dict[str, CountyRece
         for r in receipts:
             if r["status"] in ("current", "superseded"):
                 name = reference.county_name(r["county_code"]) or r["county_code"]
-                lines.append(f"  {name}：{r['bundle']}（{_STATUS_ZH[r['status']]}，生成于 {r['made_at']}）")
+                made_at = datetime.fromisoformat(r["made_at"]).astimezone()
+                lines.append(f"  {name}：{r['bundle']}（{_STATUS_ZH[r['status']]}，生成于 {made_at:%Y-%m-%d %H:%M}）")
     else:
         lines.append("没有新的汇总包。" + ("" if rebuilt else "全市数据已是最新，未重新计算。"))
     rejected = [r for r in receipts if r["status"] == "rejected"]
