@@ -74,6 +74,10 @@ def run_pipeline(settings: Settings, *, progress: Progress | None = None,
                  on_wait: Callable[[str], None] | None = None) -> RunOutcome:
     """Run the whole job once, holding the run lock (waiting up to the settings' lock_wait);
     never raises for a known problem."""
+    from pipeline.rollup.run import is_prefecture_folder, run_rollup
+
+    if is_prefecture_folder(settings.reference):  # a prefecture over its counties' bundles: docs/rollup.md
+        return run_rollup(settings, progress=progress, on_wait=on_wait)
     try:
         settings.key()  # no key, or a weak one: said before anything (the lock file too) is made
         with run_lock(settings.warehouse, settings.lock_wait, on_wait) as lock:

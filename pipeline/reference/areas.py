@@ -1,5 +1,9 @@
 """The county's areas (`areas.csv`: the county and its 镇街) and their population
-(`population.csv`: one row per 镇街 per year), validated strictly (extract-format.md §3)."""
+(`population.csv`: one row per 镇街 per year), validated strictly (extract-format.md §3).
+
+A prefecture's `areas.csv` has the same columns, its children being county-level divisions
+(docs/rollup.md §2); `areas_kind` tells the two apart by the children's `area_type`, and
+`parse_prefecture_areas` reads the prefecture's."""
 
 from __future__ import annotations
 
@@ -15,14 +19,51 @@ from pipeline.reference.limits import number_text, reference_limits
 AREA_COLUMNS = ("area_code", "area_name", "area_type", "urban_rural", "parent_code")
 POPULATION_COLUMNS = ("year", "area_code", "resident_population", "population_under3")
 TOWN_AREA_TYPES = ("街道", "镇", "乡")
+# The county-level divisions: the children of a prefecture's areas.csv.
+COUNTY_AREA_TYPES = ("县", "县级市", "区", "自治县", "旗", "自治旗", "林区", "特区")
+COUNTY, PREFECTURE = "county", "prefecture"
 URBAN_RURAL_VALUES = ("城镇", "乡村")
 
 _COUNT_RE = re.compile(r"\d+(\.0+)?")
 
 
+def areas_kind(path: Path) -> str:
+    """`PREFECTURE` when the children of `areas.csv` (rows with a `parent_code`) are
+    county-level divisions (COUNTY_AREA_TYPES), else `COUNTY`. Children of both kinds stop
+    with the line of the first child unlike the first; a child of neither kind is left to
+    the parser to name."""
+    return _kind(path, read_csv(path, AREA_COLUMNS))
+
+
+def _kind(path: Path, rows: list[tuple[int, dict[str, str]]]) -> str:
+    first: tuple[int, str, str] | None = None  # line, kind, area_type of the first child of a known kind
+    for line, row in rows:
+        if not row["parent_code"]:
+            continue
+        kind = (PREFECTURE if row["area_type"] in COUNTY_AREA_TYPES
+                else COUNTY if row["area_type"] in TOWN_AREA_TYPES else None)
+        if kind is None:
+            continue
+        if first is None:
+            first = (line, kind, row["area_type"])
+        elif kind != first[1]:
+            raise ReferenceDataError(
+                path.name, line,
+                f"区划 {row['area_code']} 的类型为“{row['area_type']}”，而第 {first[0]} 行为“{first[2]}”：下级区划"
+                f"不能既有县级区划（{'、'.join(COUNTY_AREA_TYPES)}）又有镇街（{'、'.join(TOWN_AREA_TYPES)}）。"
+                "县的参考数据下级为镇街，地市的参考数据下级为县级区划",
+                f"area {row['area_code']} is a '{row['area_type']}' but line {first[0]} is a '{first[2]}': "
+                "children must be all county-level divisions (a prefecture) or all 镇街 (a county)")
+    return first[1] if first is not None else COUNTY
+
+
 def parse_areas(path: Path) -> pl.DataFrame:
     """The areas as a frame: the county's row first, then the 镇街 in file order."""
     rows = read_csv(path, AREA_COLUMNS)
+    if _kind(path, rows) == PREFECTURE:
+        raise ReferenceDataError(
+            path.name, None, "这是地市的参考数据（下级为县级区划），此处需要县的参考数据（下级为镇街）",
+            "this is a prefecture's reference data (its children are counties); a county's is needed here")
 
     def fail(line: int | None, zh: str, en: str) -> NoReturn:
         raise ReferenceDataError(path.name, line, zh, en)
@@ -162,3 +203,61 @@ def parse_population(path: Path, areas: pl.DataFrame) -> pl.DataFrame:
                 "population_under3": pl.Int64},
         orient="row",
     ).sort("year", "area_code")
+
+
+def parse_prefecture_areas(path: Path) -> pl.DataFrame:
+    """A prefecture's areas as a frame: its row first, then its county-level divisions in
+    file order (docs/rollup.md §2); `urban_rural` null throughout."""
+    rows = read_csv(path, AREA_COLUMNS)
+
+    def fail(line: int | None, zh: str, en: str) -> NoReturn:
+        raise ReferenceDataError(path.name, line, zh, en)
+
+    if _kind(path, rows) != PREFECTURE:
+        fail(None, "这是县的参考数据（下级为镇街），此处需要地市的参考数据（下级为县级区划）",
+             "this is a county's reference data (its children are 镇街); a prefecture's is needed here")
+    first_line: dict[str, int] = {}
+    root: tuple[int, dict[str, str]] | None = None
+    max_counties = reference_limits().max_counties
+    counties = 0
+    for line, row in rows:
+        code = row["area_code"]
+        counties += bool(row["parent_code"])
+        if counties > max_counties:
+            fail(line, f"县级区划超过 {max_counties:,} 个（本行是第 {counties:,} 个），超出合理范围",
+                 f"more than {max_counties:,} county-level divisions (this row is number {counties:,})")
+        if not code:
+            fail(line, "区划代码为空", "area_code is empty")
+        if not code.isascii() or not code.isdigit():
+            fail(line, f"区划代码 {code} 不是数字", f"area_code {code} is not all digits")
+        if code in first_line:
+            fail(line, f"区划代码 {code} 重复（第 {first_line[code]} 行已有）",
+                 f"duplicate area_code {code} (already on line {first_line[code]})")
+        first_line[code] = line
+        if not row["area_name"]:
+            fail(line, f"区划 {code} 没有名称", f"area_name is empty for {code}")
+        if not row["parent_code"]:
+            if root is not None:
+                fail(line, f"有两个地市级行（上级代码为空）：{root[1]['area_code']}（第 {root[0]} 行）和 {code}",
+                     f"two prefecture rows (empty parent_code): {root[1]['area_code']} (line {root[0]}) and {code}")
+            root = (line, row)
+            continue
+        if row["area_type"] not in COUNTY_AREA_TYPES:
+            fail(line, f"县级区划 {code} 的区划类型“{row['area_type']}”无效，应为 {'、'.join(COUNTY_AREA_TYPES)}",
+                 f"invalid area_type '{row['area_type']}' for {code}, expected one of {', '.join(COUNTY_AREA_TYPES)}")
+        if row["urban_rural"]:
+            fail(line, f"县级区划 {code} 的城乡属性应为空（只有镇街有城乡属性），现为“{row['urban_rural']}”",
+                 f"urban_rural must be empty for the county-level division {code}, not '{row['urban_rural']}'")
+    if root is None:
+        fail(None, "没有地市级行：必须有且只有一行的上级代码（parent_code）为空，即地市本身",
+             "no prefecture row: exactly one row must have an empty parent_code (the prefecture itself)")
+    root_code = root[1]["area_code"]
+    for line, row in rows:
+        if row["parent_code"] and row["parent_code"] != root_code:
+            fail(line, f"县级区划 {row['area_code']} 的上级代码 {row['parent_code']} 不是本地市代码 {root_code}",
+                 f"the parent_code {row['parent_code']} of {row['area_code']} is not the prefecture {root_code}")
+    ordered = [root[1]] + [row for _, row in rows if row is not root[1]]
+    return pl.DataFrame(
+        {c: [None if c == "urban_rural" else (row[c] or None) for row in ordered] for c in AREA_COLUMNS},
+        schema={c: pl.String for c in AREA_COLUMNS},
+    )

@@ -1,6 +1,6 @@
 """The ranges within which reference data are accepted (`limits.toml` beside this module,
 with the reason for each): target deadlines, target values by the indicator's kind,
-populations, the number of 镇街. The parsers of areas.py and policy.py check them and stop
+populations, the number of 镇街 (and of a prefecture's counties). The parsers of areas.py and policy.py check them and stop
 the run with the file, the line and the range."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ class ReferenceLimits:
     target_ranges: dict[str, tuple[float, float]]  # catalog kind → (lowest, highest)
     max_population: int
     max_towns: int
+    max_counties: int
 
 
 @functools.cache
@@ -32,6 +33,7 @@ def reference_limits(path: Path = LIMITS_PATH) -> ReferenceLimits:
         target_ranges={kind: (float(low), float(high)) for kind, (low, high) in data["target_value"].items()},
         max_population=int(data["population"]["max"]),
         max_towns=int(data["areas"]["max_towns"]),
+        max_counties=int(data["areas"]["max_counties"]),
     )
 
 

@@ -1,4 +1,6 @@
-"""Reference data of a county: its areas, population, targets and policy measures.
+"""Reference data of a county: its areas, population, targets and policy measures; and of
+a prefecture over its counties (docs/rollup.md §2): `reference_kind` tells the two folders
+apart, `load_prefecture_reference` reads a prefecture's.
 
 A reference folder (extract-format.md section 3) holds `areas.csv` and `population.csv`, and
 optionally `targets.toml`, `measures.toml` and `quality.toml` (the data-quality checks'
@@ -18,9 +20,9 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.reference.areas import parse_areas, parse_population
+from pipeline.reference.areas import COUNTY, PREFECTURE, areas_kind, parse_areas, parse_population, parse_prefecture_areas
 from pipeline.ingest.extracts.wording import NO_WORDING, Wording
-from pipeline.reference.files import ReferenceDataError
+from pipeline.reference.files import ReferenceDataError, header_line, read_toml
 from pipeline.reference.mapping import MAPPING_FILE, parse_mapping
 from pipeline.reference.policy import Measure, Target, parse_measures, parse_targets
 from pipeline.reference.quality import QualityParameters, parse_quality
@@ -58,6 +60,8 @@ class Reference:
     wording: Wording = NO_WORDING
     mapping_file: Path | None = None  # the folder's mapping.toml; None when it has none
 
+    kind = COUNTY
+
     @property
     def towns(self) -> pl.DataFrame:
         """The 镇街 rows of `areas` (every row but the county)."""
@@ -82,11 +86,7 @@ class Reference:
 
 def load_reference(folder: Path) -> Reference:
     """Read and validate a reference folder; raise ReferenceDataError on the first problem."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ReferenceDataError(
-            str(folder), None, "参考数据文件夹不存在", "the reference folder does not exist"
-        )
+    folder = _existing_folder(folder)
     areas = parse_areas(_required_file(folder, "areas.csv"))
     county = areas.row(0, named=True)
     population = parse_population(_required_file(folder, "population.csv"), areas)
@@ -113,6 +113,108 @@ def load_reference(folder: Path) -> Reference:
         wording=wording,
         mapping_file=mapping_file,
     )
+
+
+ROLLUP_FILE = "rollup.toml"
+DEFAULT_MIN_COUNTY_SHARE = 1.0
+
+
+# eq=False: DataFrames do not compare to a single bool.
+@dataclass(frozen=True, eq=False)
+class PrefectureReference:
+    """A prefecture's validated reference data (docs/rollup.md §2).
+
+    `areas`: the prefecture's row first, then its county-level divisions, all columns
+    text, `urban_rural` null throughout. No population: each county's bundle brings its
+    own denominators. `min_county_share`: the share of counties that must have a month's
+    value for the prefecture to have one (rollup.toml; 1 = every county)."""
+
+    areas: pl.DataFrame
+    targets: list[Target]
+    measures: list[Measure]
+    prefecture_code: str
+    prefecture_name: str
+    folder: Path
+    targets_file: Path  # the folder's targets.toml, or the shipped default
+    measures_file: Path  # the folder's measures.toml, or the shipped default
+    min_county_share: float = DEFAULT_MIN_COUNTY_SHARE
+    rollup_file: Path | None = None  # the folder's rollup.toml; None when it has none
+
+    kind = PREFECTURE
+
+    @property
+    def counties(self) -> pl.DataFrame:
+        """The county rows of `areas` (every row but the prefecture)."""
+        return self.areas.filter(pl.col("parent_code").is_not_null())
+
+    @property
+    def county_codes(self) -> tuple[str, ...]:
+        return tuple(self.counties.get_column("area_code").to_list())
+
+    def county_name(self, code: str) -> str | None:
+        found = self.counties.filter(pl.col("area_code") == code)
+        return found.item(0, "area_name") if found.height else None
+
+    def target(self, indicator_id: str) -> Target | None:
+        return next((t for t in self.targets if t.indicator_id == indicator_id), None)
+
+
+def reference_kind(folder: Path) -> str:
+    """`"county"` or `"prefecture"`: what the children of the folder's areas.csv are
+    (镇街, or county-level divisions). ReferenceDataError when the folder or its areas.csv
+    is missing, or its children are of both kinds."""
+    folder = _existing_folder(folder)
+    return areas_kind(_required_file(folder, "areas.csv"))
+
+
+def load_prefecture_reference(folder: Path) -> PrefectureReference:
+    """Read and validate a prefecture's reference folder; raise ReferenceDataError on the
+    first problem."""
+    folder = _existing_folder(folder)
+    areas = parse_prefecture_areas(_required_file(folder, "areas.csv"))
+    if (folder / "population.csv").is_file():
+        raise ReferenceDataError(
+            "population.csv", None,
+            "地市的参考数据不使用人口文件：各指标的分母来自各县汇总包中各县自己的人口数。请删除或移走此文件",
+            "a prefecture's reference data has no population file: the denominators come from the "
+            "counties' bundles; remove the file")
+    root = areas.row(0, named=True)
+    measures_file = _file_or_default(folder, "measures.toml")
+    targets_file = _file_or_default(folder, "targets.toml")
+    measures = parse_measures(measures_file)
+    targets = parse_targets(targets_file, measures, every_indicator_below=True)
+    rollup_file = folder / ROLLUP_FILE if (folder / ROLLUP_FILE).is_file() else None
+    share = parse_rollup(rollup_file) if rollup_file is not None else DEFAULT_MIN_COUNTY_SHARE
+    return PrefectureReference(
+        areas=areas, targets=targets, measures=measures, prefecture_code=root["area_code"],
+        prefecture_name=root["area_name"], folder=folder, targets_file=targets_file,
+        measures_file=measures_file, min_county_share=share, rollup_file=rollup_file,
+    )
+
+
+def parse_rollup(path: Path) -> float:
+    """`rollup.toml`: `min_county_share`, 0 < share <= 1 (the only key)."""
+    data, lines = read_toml(path)
+    for key in data:
+        if key != "min_county_share":
+            raise ReferenceDataError(path.name, header_line(lines, key),
+                                     f"未知的键“{key}”，应为 min_county_share", f"unknown key '{key}', expected min_county_share")
+    share = data.get("min_county_share", DEFAULT_MIN_COUNTY_SHARE)
+    if (isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1):
+        raise ReferenceDataError(
+            path.name, header_line(lines, "min_county_share"),
+            f"min_county_share 应为大于 0、不大于 1 的小数（如 0.8 表示至少八成的县有数据），现为 {share!r}",
+            f"min_county_share must be a number above 0 and at most 1, not {share!r}")
+    return float(share)
+
+
+def _existing_folder(folder: Path) -> Path:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ReferenceDataError(
+            str(folder), None, "参考数据文件夹不存在", "the reference folder does not exist"
+        )
+    return folder
 
 
 def _required_file(folder: Path, name: str) -> Path:

@@ -135,7 +135,10 @@ def _check_range(fail, key: str, name_zh: str, value: float, kind: str) -> None:
              f"{number_text(low)}–{number_text(high)}")
 
 
-def parse_targets(path: Path, measures: list[Measure]) -> list[Target]:
+def parse_targets(path: Path, measures: list[Measure], *, every_indicator_below: bool = False) -> list[Target]:
+    """The targets of `path`. `every_indicator_below`: the level below the root has a value of
+    every indicator (a prefecture's counties, docs/rollup.md §2), so `county_and_towns` is
+    allowed for an indicator the handbook computes for the county only."""
     data, lines = read_toml(path)
     leads = {str(m.number): m.lead_unit for m in measures}
     catalog = {row["indicator_id"]: row for row in read_catalog()}
@@ -191,7 +194,7 @@ def parse_targets(path: Path, measures: list[Measure]) -> list[Target]:
             fail("applies_to", f"适用范围 applies_to 应为 \"county\"（只考核全县）或 \"county_and_towns\""
                  f"（全县和各镇街都考核），现为 {applies_to!r}",
                  f"applies_to must be \"county\" or \"county_and_towns\", not {applies_to!r}")
-        if applies_to == "county_and_towns" and "A" not in entry["levels"].split(","):
+        if applies_to == "county_and_towns" and not every_indicator_below and "A" not in entry["levels"].split(","):
             fail("applies_to", f"指标 {indicator_id} 只有全县数值，没有镇街数值，applies_to 只能为 \"county\"",
                  f"{indicator_id} has a county figure only, so applies_to must be \"county\"")
         targets.append(Target(

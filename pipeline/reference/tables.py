@@ -1,4 +1,4 @@
-"""Copying a loaded reference into the warehouse's `reference` schema."""
+"""Copying a loaded reference (a county's or a prefecture's) into the warehouse's `reference` schema."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import astuple
 import duckdb
 
 from pipeline.reference.areas import AREA_COLUMNS, POPULATION_COLUMNS
-from pipeline.reference.load import Reference
+from pipeline.reference.load import PrefectureReference, Reference
 from pipeline.reference.quality import QualityParameters
 
 
@@ -86,9 +86,23 @@ def write_reference_tables(con: duckdb.DuckDBPyConnection, ref: Reference) -> di
 
     `reference.measures.responsible_units` is the units joined by 、 (the first leads),
     `indicator_ids` the ids joined by commas, NULL when the extracts cannot show it."""
-    rows = {
+    rows = {**_policy_rows(ref), "population": ref.population.select(POPULATION_COLUMNS).rows()}
+    _write(con, rows, ref)
+    return {**{table: len(table_rows) for table, table_rows in rows.items()}, "quality_parameters": 1}
+
+
+def write_prefecture_reference_tables(con: duckdb.DuckDBPyConnection, ref: PrefectureReference) -> dict[str, int]:
+    """Create or replace `reference.areas`, `.targets` and `.measures` from a prefecture's
+    reference (docs/rollup.md §5: no population, no quality parameters), in one transaction
+    of its own; return the rows written per table."""
+    rows = _policy_rows(ref)
+    _write(con, rows, None)
+    return {table: len(table_rows) for table, table_rows in rows.items()}
+
+
+def _policy_rows(ref: Reference | PrefectureReference) -> dict[str, list[tuple]]:
+    return {
         "areas": ref.areas.select(AREA_COLUMNS).rows(),
-        "population": ref.population.select(POPULATION_COLUMNS).rows(),
         "targets": [
             (t.indicator_id, t.value, t.comparison, t.deadline, t.clause, t.lead_unit, t.note, t.planned_max,
              t.applies_to)
@@ -100,17 +114,22 @@ def write_reference_tables(con: duckdb.DuckDBPyConnection, ref: Reference) -> di
             for m in ref.measures
         ],
     }
+
+
+def _write(con: duckdb.DuckDBPyConnection, rows: dict[str, list[tuple]], county: Reference | None) -> None:
+    """The tables of `rows` (and the quality parameters of a county), in one transaction."""
     con.execute("begin transaction")
     try:
         con.execute("create schema if not exists reference")
         for statement in _CREATE_TABLES:
-            con.execute(statement)
+            if any(f"reference.{table} (" in statement for table in rows):
+                con.execute(statement)
         for table, insert in _INSERTS.items():
-            if rows[table]:
+            if rows.get(table):
                 con.executemany(insert, rows[table])
-        write_quality_parameters(con, ref.quality)
+        if county is not None:
+            write_quality_parameters(con, county.quality)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
-    return {**{table: len(table_rows) for table, table_rows in rows.items()}, "quality_parameters": 1}
