@@ -122,6 +122,16 @@ def test_the_summary_is_chinese_only(workspace):
             assert re.search(r"[\u4e00-\u9fff]", line) and not _english(line), line
 
 
+def test_each_run_has_its_log_file_whose_path_the_summary_prints(workspace):
+    settings, first, second, _, _ = workspace
+    logs = [Path(line.removeprefix("运行日志：")) for text in (first, second) for line in text.splitlines()
+            if line.startswith("运行日志：")]
+    assert len(logs) == 2 and logs[0] != logs[1] and all(log.parent == settings.log_folder for log in logs)
+    text = logs[1].read_text(encoding="utf-8")
+    assert "this run: loaded 0" in text and "nothing new" in text  # the English, kept for the log
+    assert second.splitlines()[-1] == f"运行日志：{logs[1]}"
+
+
 def test_the_summary_says_nothing_new_and_nothing_rewritten(workspace):
     _, first, second, _, _ = workspace
     assert NOTHING_REWRITTEN in second

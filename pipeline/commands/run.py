@@ -8,9 +8,11 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.settings import ConfigError, Settings
@@ -22,6 +24,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB_NAME = "tuoyu_pipeline"
+
+# The run logs kept in the log folder (Settings.log_folder), newest first: a few years of monthly
+# runs and the sensor's.
+KEEP_LOGS = 200
 
 # exit codes of `tuoyu run`
 EXIT_OK, EXIT_FAILED, EXIT_CANNOT_RUN = 0, 1, 2
@@ -94,9 +100,6 @@ def run_pipeline(settings: Settings, *, progress: Progress | None = None,
 
 
 def _run_pipeline(settings: Settings, lock: RunLock, progress: Progress | None) -> RunOutcome:
-    from pipeline.orchestration.definitions import build_definitions
-    from pipeline.orchestration.instance import dagster_instance
-    from pipeline.orchestration.resources import Tuoyu
     from pipeline.reference import ReferenceDataError
     from pipeline.warehouse.connection import WarehouseLocked
 
@@ -106,6 +109,51 @@ def _run_pipeline(settings: Settings, lock: RunLock, progress: Progress | None) 
         return cannot_run(str(exc))
     started = datetime.now().replace(microsecond=0)
     run_id = f"cli-{started:%Y%m%dT%H%M%S}-{os.getpid()}"
+    with run_log(settings.log_folder, run_id) as log_file:
+        log.info("run %s: inbox %s, warehouse %s, reports %s, reference %s, demo %s", run_id, settings.inbox,
+                 settings.warehouse, settings.reports, settings.reference, settings.demo)
+        outcome = _execute(settings, lock, progress, run_id, started)
+        log.info("run %s ended:\n%s", run_id, outcome.text())
+    if log_file is not None:
+        outcome.lines.append(f"运行日志：{log_file}")
+    return outcome
+
+
+@contextmanager
+def run_log(folder: Path, run_id: str) -> Iterator[Path | None]:
+    """This run's log file, `<log folder>/<run id>.log`: the pipeline's messages at INFO and above,
+    English included, that the terminal does not show. None when the folder cannot be written
+    (the run goes on without it); the oldest logs beyond KEEP_LOGS are removed."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{run_id}.log"
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:
+        yield None
+        return
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("pipeline")
+    level = logger.level
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)  # the terminal's handler keeps its own level (cli._configure_logging)
+    logger.addHandler(handler)
+    try:
+        yield path
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        handler.close()
+        for old in sorted(folder.glob("cli-*.log"), reverse=True)[KEEP_LOGS:]:
+            old.unlink(missing_ok=True)
+
+
+def _execute(settings: Settings, lock: RunLock, progress: Progress | None, run_id: str,
+             started: datetime) -> RunOutcome:
+    from pipeline.orchestration.definitions import build_definitions
+    from pipeline.orchestration.instance import dagster_instance
+    from pipeline.orchestration.resources import Tuoyu
+
     _record(settings, run_id, started)
     # The job's resource is this run's own: its Settings and the lock held here.
     job = build_definitions(settings, Tuoyu(settings, lock)).resolve_job_def(JOB_NAME)
@@ -276,6 +324,8 @@ def _summary(settings: Settings, started: datetime, result) -> list[str]:
         log.info("nothing new: the report and the published copy are up to date, no file was rewritten")
     else:
         lines.append("没有新的或修改过的文件。")
+    for path, message in [*rejected, *vanished, *unrecognised]:
+        log.info("%s: %s", path, message)  # the whole message, its English sentence too
     if rejected:
         lines.append("拒收的文件（请更正后重新报送）：")
         lines += [f"  {path}：{chinese_part(message)}" for path, message in rejected]
