@@ -178,9 +178,9 @@ def test_a_single_run_completes(single_run, sample):
     assert report.is_file() and published == published_database(_warehouse(env)) and published.is_file()
     # progress without a terminal: one plain line per step, stage by stage
     steps = [line for line in err.splitlines() if re.match(r"^\d+/\d+ ", line)]
-    for stage in ("读取 ingest", "校验 validate", "指标 indicators", "报告 report", "发布 publish"):
+    for stage in ("读取：", "校验：", "指标：", "报告：", "发布："):
         assert any(stage in line for line in steps), stage
-    assert any("reading 2023/" in line for line in steps)
+    assert any("读取：正在读取 2023/" in line for line in steps)
 
 
 def test_a_second_run_with_no_wait_exits_with_a_clear_message(single_run):
@@ -276,7 +276,7 @@ def test_an_analyst_connection_held_open_while_runs_crash_and_complete(two_runs,
         _add_month(env, tmp_path / "april")
 
         victim = _start(env)
-        _kill_at(victim, "reading ")  # while it reads the new month's files into the warehouse
+        _kill_at(victim, "正在读取 ")  # while it reads the new month's files into the warehouse
         victim.communicate(timeout=30)
         assert victim.returncode == -signal.SIGKILL
         assert lock_path(warehouse).read_text(encoding="utf-8").startswith(f"pid {victim.pid},")

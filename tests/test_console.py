@@ -20,7 +20,9 @@ from pipeline.period import parse_period
 from pipeline.settings import DEMO_DIR, DEMO_KEY, Settings
 from pipeline.warehouse.key_guard import KeyMismatch, check_key, fingerprint
 from tests.conftest import REPO
-from tests.test_cli import office  # noqa: F401  (the fixture: an empty inbox, no warehouse, no key)
+from tests.test_cli import office as office_of_test_cli
+
+office = office_of_test_cli  # the fixture: an empty inbox, no warehouse, no key
 
 KEY = "5f0c9a1e7b3d42c8a6e1f0b9d2c7a4e3-office"
 OTHER_KEY = "9d2c7a4e35f0c9a1e7b3d42c8a6e1f0b-other"

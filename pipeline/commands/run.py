@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -182,21 +183,21 @@ def _execute(settings: Settings, lock: RunLock, progress: Progress | None, run_i
 # ---------------------------------------------------------------- progress from the run's events
 
 STAGE_LABELS = {
-    "ingest": "读取 ingest",
-    "validate": "校验 validate",
-    "indicators": "指标 indicators",
-    "reports": "报告 report",
-    "publish": "发布 publish",
+    "ingest": "读取",
+    "validate": "校验",
+    "indicators": "指标",
+    "reports": "报告",
+    "publish": "发布",
 }
 
 
 @dataclass(frozen=True)
 class StepLabel:
-    stage: str  # e.g. "校验 validate"
-    what: str   # e.g. "audit/validated_extracts" or "check staffing_files_trustworthy"
+    stage: str  # e.g. "校验"
+    what: str   # e.g. "audit/validated_extracts" or "检查 staffing_files_trustworthy"
 
     def __str__(self) -> str:
-        return f"{self.stage}: {self.what}"
+        return f"{self.stage}：{self.what}"
 
 
 def step_labels(job) -> dict[str, StepLabel]:
@@ -213,15 +214,19 @@ def step_labels(job) -> dict[str, StepLabel]:
             continue
         group = "publish" if subject.path[0] == "published" else graph.get(subject).group_name
         if not keys:
-            what = "check " + ", ".join(c.name for c in checks)
+            what = "检查 " + ", ".join(c.name for c in checks)
         elif len(keys) == 1:
             what = keys[0].to_user_string()
         else:
-            what = f"{assets_def.node_def.name} ({len(keys)} tables)"
+            what = f"{assets_def.node_def.name}（{len(keys)} 张表）"
         labels[assets_def.node_def.name] = StepLabel(STAGE_LABELS.get(group, group), what)
     for node in job.graph.nodes:  # anything the asset graph did not name
         labels.setdefault(node.name, StepLabel("", node.name))
     return labels
+
+
+# The ingest's own progress message, `reading <file>` (pipeline/ingest/load.py), as the clerk reads it.
+_READING = re.compile(r"^reading ")
 
 
 class RunProgress:
@@ -248,7 +253,8 @@ class RunProgress:
         event = entry.dagster_event
         if event is None:
             if label is not None and entry.level < logging.WARNING and entry.user_message:
-                self.progress.step(f"{label.stage}: {entry.user_message}" if label.stage else entry.user_message)
+                message = _READING.sub("正在读取 ", entry.user_message)
+                self.progress.step(f"{label.stage}：{message}" if label.stage else message)
             return
         kind = event.event_type
         if kind == DagsterEventType.STEP_START and label is not None:
