@@ -205,7 +205,7 @@ def test_two_runs_at_once_both_complete_one_after_the_other(two_runs):
         assert "运行完成" in out
     outs = sorted((out for _, out, _ in results), key=lambda o: "新载入 0 个文件，" not in o)
     assert "新载入 0 个文件，" in outs[0] and "没有新的或修改过的文件" in outs[0]  # the second found nothing new
-    assert re.search(r"新载入 loaded [1-9]", outs[1])
+    assert re.search(r"新载入 [1-9]\d* 个文件", outs[1])
     assert any("等待其结束" in err for _, _, err in results)  # one waited for the other
     runs = _runs(_warehouse(env))
     assert len(runs) == 2 and all(ok for _, ok in runs)

@@ -54,9 +54,8 @@ def where_lines(settings: Settings, sources: dict[str, str]) -> list[str]:
         ("数据仓库", settings.warehouse, _state(settings.warehouse, file=True), sources["warehouse"]),
         ("报告", settings.reports, _state(settings.reports), sources["reports"]),
         ("发布副本", published_folder(settings.warehouse), _state(published_folder(settings.warehouse)),
-         f"数据仓库所在文件夹下（{sources['warehouse']}）"),
-        ("运行日志", settings.log_folder, _state(settings.log_folder),
-         f"数据仓库所在文件夹下（{sources['warehouse']}）"),
+         "数据仓库所在的文件夹下"),
+        ("运行日志", settings.log_folder, _state(settings.log_folder), "数据仓库所在的文件夹下"),
         ("参考数据", settings.reference or "—", _state(settings.reference) if settings.reference else "",
          sources["reference"]),
     ]
