@@ -163,6 +163,11 @@ class Settings:
         return self.warehouse.parent / "raw-archive"
 
     @property
+    def log_folder(self) -> Path:
+        """The runs' log files: `logs` beside the warehouse."""
+        return self.warehouse.parent / "logs"
+
+    @property
     def instance_home(self) -> Path:
         """The Dagster instance's folder: DAGSTER_HOME, else `dagster_home` beside the warehouse."""
         return self.dagster_home or self.warehouse.parent / "dagster_home"
@@ -180,6 +185,25 @@ class Settings:
             "或仅在演示/测试时设置 TUOYU_DEMO=1。"
             " No pseudonym key: set TUOYU_PSEUDONYM_KEY, or TUOYU_DEMO=1 for demo/test data only."
         )
+
+
+def setting_sources(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """{setting: where its value comes from}, in the office's words, for `tuoyu where`: the
+    environment variable, the `.env` file that sets it, or the default. `env` stands for this
+    process's environment (then no `.env` is read), as in `Settings.from_env`."""
+    if env is None:
+        environment, dotenv = os.environ, _dotenv_files()
+    else:
+        environment, dotenv = env, {}
+    sources = {}
+    for field, name in VARIABLES.items():
+        if (environment.get(name) or "").strip():
+            sources[field] = f"环境变量 {name}"
+        elif (dotenv.get(name, ("", None))[0] or "").strip():
+            sources[field] = f"{dotenv[name][1]} 中的 {name}"
+        else:
+            sources[field] = "默认"
+    return sources
 
 
 def variables_set() -> dict[str, str]:
@@ -207,12 +231,17 @@ def _check_key(key: str, demo: bool) -> None:
 
 def _dotenv() -> dict[str, str]:
     """The `.env` of the project folder, under the `.env` of the working folder (which wins)."""
+    return {name: value for name, (value, _path) in _dotenv_files().items()}
+
+
+def _dotenv_files() -> dict[str, tuple[str, Path]]:
+    """{variable: (value, the `.env` file that sets it)}, the working folder's over the project's."""
     from dotenv import dotenv_values
 
-    values: dict[str, str] = {}
+    values: dict[str, tuple[str, Path]] = {}
     for path in dict.fromkeys([PROJECT_DIR / ".env", Path.cwd() / ".env"]):
         if path.is_file():
-            values.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+            values.update({k: (v, path) for k, v in dotenv_values(path).items() if v is not None})
     return values
 
 

@@ -368,7 +368,7 @@ def test_an_export_never_overwrites_the_warehouse_or_the_published_copy(option, 
     for force in ([], ["--force"]):  # not even with --force: these folders are never written
         code, err = _tuoyu(monkeypatch, tmp_path, "sql", option, str(target), *force, "select * from marts.t")
         assert code == 2
-        assert err.startswith("错误 Error: 不能把导出文件写到") and "--force" not in err
+        assert err.startswith("错误：不能把导出文件写到") and "--force" not in err
         assert target.read_bytes() == before
     assert not [p for p in target.parent.iterdir() if p.name.startswith(".")]  # no temporary left
 
@@ -490,7 +490,7 @@ def test_a_query_ends_at_the_timeout(published, tmp_path, monkeypatch):
     monkeypatch.setattr("sys.stderr", err)
     monkeypatch.setenv("TUOYU_WAREHOUSE", str(tmp_path / "data" / "warehouse.duckdb"))
     assert main(["sql", "select count(*) from range(1000000000000)"]) == 2
-    assert err.getvalue().startswith("错误 Error: 查询超过 0.5 秒的时限")
+    assert err.getvalue().startswith("错误：查询超过 0.5 秒的时限")
 
 
 def test_a_query_ends_at_the_memory_limit(published):

@@ -165,22 +165,22 @@ def test_a_single_run_completes(single_run, sample):
     files = json.loads((sample.parent / "sample-manifest.json").read_text(encoding="utf-8"))["files"]
     expected = {status: sorted(f["file"] for f in files if f["status"] == status)
                 for status in ("loaded", "superseded", "file_rejected", "unrecognised")}
-    assert f"新载入 loaded {len(expected['loaded'])}，" in out
-    assert f"superseded {len(expected['superseded'])}，" in out
-    assert f"拒收 rejected {len(expected['file_rejected'])}，" in out
-    assert f"unrecognised {len(expected['unrecognised'])}" in out
+    assert f"新载入 {len(expected['loaded'])} 个文件，" in out
+    assert f"旧版本未使用 {len(expected['superseded'])} 个，" in out
+    assert f"拒收 {len(expected['file_rejected'])} 个，" in out
+    assert f"文件名无法识别 {len(expected['unrecognised'])} 个" in out
     rejected_block = re.search(r"^拒收的文件.*\n((?:  .*\n)+)", out, re.M).group(1)
     listed = re.findall(r"^  (.+?)：(.+)$", rejected_block, re.M)  # each rejected file with its reason
     assert sorted(path for path, _ in listed) == expected["file_rejected"]
     assert all(re.search(r"[\u4e00-\u9fff]", reason) for _, reason in listed)
-    report = Path(re.search(r"报告 Report \(2023-03\): (.+)", out).group(1))
-    published = Path(re.search(r"发布副本 Published copy .*: (.+)", out).group(1))
+    report = Path(re.search(r"报告（2023-03）：(.+)", out).group(1))
+    published = Path(re.search(r"发布副本（.*）：(.+)", out).group(1))
     assert report.is_file() and published == published_database(_warehouse(env)) and published.is_file()
     # progress without a terminal: one plain line per step, stage by stage
     steps = [line for line in err.splitlines() if re.match(r"^\d+/\d+ ", line)]
-    for stage in ("读取 ingest", "校验 validate", "指标 indicators", "报告 report", "发布 publish"):
+    for stage in ("读取：", "校验：", "指标：", "报告：", "发布："):
         assert any(stage in line for line in steps), stage
-    assert any("reading 2023/" in line for line in steps)
+    assert any("读取：正在读取 2023/" in line for line in steps)
 
 
 def test_a_second_run_with_no_wait_exits_with_a_clear_message(single_run):
@@ -203,9 +203,9 @@ def test_two_runs_at_once_both_complete_one_after_the_other(two_runs):
     for code, out, err in results:
         assert code == 0, out + err
         assert "运行完成" in out
-    outs = sorted((out for _, out, _ in results), key=lambda o: "新载入 loaded 0，" not in o)
-    assert "新载入 loaded 0，" in outs[0] and "没有新的或修改过的文件" in outs[0]  # the second found nothing new
-    assert re.search(r"新载入 loaded [1-9]", outs[1])
+    outs = sorted((out for _, out, _ in results), key=lambda o: "新载入 0 个文件，" not in o)
+    assert "新载入 0 个文件，" in outs[0] and "没有新的或修改过的文件" in outs[0]  # the second found nothing new
+    assert re.search(r"新载入 [1-9]\d* 个文件", outs[1])
     assert any("等待其结束" in err for _, _, err in results)  # one waited for the other
     runs = _runs(_warehouse(env))
     assert len(runs) == 2 and all(ok for _, ok in runs)
@@ -276,7 +276,7 @@ def test_an_analyst_connection_held_open_while_runs_crash_and_complete(two_runs,
         _add_month(env, tmp_path / "april")
 
         victim = _start(env)
-        _kill_at(victim, "reading ")  # while it reads the new month's files into the warehouse
+        _kill_at(victim, "正在读取 ")  # while it reads the new month's files into the warehouse
         victim.communicate(timeout=30)
         assert victim.returncode == -signal.SIGKILL
         assert lock_path(warehouse).read_text(encoding="utf-8").startswith(f"pid {victim.pid},")

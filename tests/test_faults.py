@@ -247,7 +247,7 @@ def test_a_read_only_warehouse_folder_stops_the_run_and_the_next_run_completes(o
     assert f"文件夹 {folder}" in output  # the folder named
 
     again = run_tuoyu(env, timeout=300)
-    assert again.returncode == 0 and "新载入 loaded 1" in again.output, again.output[-3000:]
+    assert again.returncode == 0 and "新载入 1 个文件" in again.output, again.output[-3000:]
 
 
 def test_a_read_only_reports_folder_stops_the_run_without_retry(office, monkeypatch, capsys):

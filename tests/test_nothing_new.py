@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -107,11 +108,35 @@ def test_a_second_run_with_nothing_new_rewrites_no_file(workspace):
     assert after == before  # the same files, byte for byte, none written again (mtime)
 
 
+def _english(line: str) -> list[str]:
+    """The English words of a summary line, once paths and command names are left out."""
+    line = re.sub(r"\S*[/\\]\S*|\S+\.(csv|xlsx|pdf|duckdb)\b|tuoyu [a-z]+|--[a-z]+|DBeaver|duckdb", "", line)
+    return re.findall(r"[A-Za-z]{2,}", line)
+
+
+def test_the_summary_is_chinese_only(workspace):
+    _, first, second, _, _ = workspace
+    for text in (first, second):
+        assert text.startswith("运行完成。\n本次运行：新载入 ")
+        for line in text.splitlines():
+            assert re.search(r"[\u4e00-\u9fff]", line) and not _english(line), line
+
+
+def test_each_run_has_its_log_file_whose_path_the_summary_prints(workspace):
+    settings, first, second, _, _ = workspace
+    logs = [Path(line.removeprefix("运行日志：")) for text in (first, second) for line in text.splitlines()
+            if line.startswith("运行日志：")]
+    assert len(logs) == 2 and logs[0] != logs[1] and all(log.parent == settings.log_folder for log in logs)
+    text = logs[1].read_text(encoding="utf-8")
+    assert "this run: loaded 0" in text and "nothing new" in text  # the English, kept for the log
+    assert second.splitlines()[-1] == f"运行日志：{logs[1]}"
+
+
 def test_the_summary_says_nothing_new_and_nothing_rewritten(workspace):
     _, first, second, _, _ = workspace
     assert NOTHING_REWRITTEN in second
-    assert "新载入 loaded 0，" in second
-    assert f"报告 Report ({LAST}): {_pdf(workspace[0])}" in second  # where the report is, as always
+    assert "新载入 0 个文件，" in second
+    assert f"报告（{LAST}）：{_pdf(workspace[0])}" in second  # where the report is, as always
     assert NOTHING_REWRITTEN not in first and "本次载入 6 个文件" in first
 
 
@@ -129,7 +154,7 @@ def test_a_revised_file_renders_and_publishes_again(workspace, tmp_path):
     _institutions(settings.inbox, LAST, places="45", when=DELIVERED + 60)  # a correction: 45 places, not 30
     out = _run(settings)
     after = _files(settings)
-    assert "新载入 loaded 1，" in out and NOTHING_REWRITTEN not in out
+    assert "新载入 1 个文件，" in out and NOTHING_REWRITTEN not in out
     assert _rewritten(before, after, _pdf(settings))
     assert before[str(_pdf(settings))][0] != after[str(_pdf(settings))][0]  # it shows the revised figure
     assert set(after) - set(before), "a new version of the published copy"

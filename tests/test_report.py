@@ -399,6 +399,34 @@ def test_a_demo_report_is_marked_on_every_page_the_card_and_the_workbook(warehou
     assert demo.meta["demo_mark"] == DEMO_MARK and real.meta["demo_mark"] == ""  # the card's heading
 
 
+def test_a_demo_reports_every_page_chart_and_sheet_carry_the_mark(warehouse, tmp_path):
+    """Each output of a demo render says 演示数据 where it is seen: every PDF page (the title, then
+    the running head), every chart (its figure carries the mark, the PNG differs from the county's),
+    every workbook sheet (row 2); a report of the county carries none."""
+    from pipeline.report import charts
+    from pipeline.report.data import load_report_data
+    from pipeline.report.document import DEMO_MARK, chart_specs
+
+    db = fresh_copy(warehouse, tmp_path)
+    with duckdb.connect(str(db)) as con:
+        data = load_report_data(con, PERIOD)
+        demo = render_report(con, PERIOD, tmp_path / "demo", demo=True)
+        real = render_report(con, PERIOD, tmp_path / "real")
+    pages = pdf_runs(demo.pdf.read_bytes())
+    assert len(pages) > 3 and all("演示数据" in "".join(r.text for r in page) for page in pages)
+    assert not any("演示数据" in "".join(r.text for r in page) for page in pdf_runs(real.pdf.read_bytes()))
+
+    for spec in chart_specs(data, demo=True):
+        assert len(charts.demo_marks(spec.build())) == 1, spec.key
+    assert not any(charts.demo_marks(spec.build()) for spec in chart_specs(data))
+    assert [p.name for p in demo.charts] == [p.name for p in real.charts]
+    assert all(d.read_bytes() != r.read_bytes() for d, r in zip(demo.charts, real.charts))
+
+    wb = openpyxl.load_workbook(demo.xlsx)
+    assert all(ws.cell(row=2, column=1).value == DEMO_MARK for ws in wb.worksheets)
+    assert not any(ws.cell(row=2, column=1).value == DEMO_MARK for ws in openpyxl.load_workbook(real.xlsx).worksheets)
+
+
 # --- data-quality flags (数据核查) ----------------------------------------------------
 
 def test_the_months_flags_are_in_the_pdf_the_summary_and_the_workbook(warehouse, tmp_path):

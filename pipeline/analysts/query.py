@@ -45,6 +45,7 @@ from pipeline.analysts.destination import ExportRefused, check_destination
 from pipeline.analysts.examples import UnknownExample, find_example, format_examples, list_examples
 from pipeline.analysts.export import TooManyRows, format_table, to_csv, to_json, to_xlsx
 from pipeline.settings import DEFAULT_SQL_MEMORY_LIMIT, DEFAULT_SQL_TIMEOUT
+from pipeline.zh import chinese_only
 
 READ_ONLY_ZH = "只允许查询（SELECT），不能修改数据、读写发布文件夹以外的文件或更改设置。"
 READ_ONLY_EN = ("Only a single read-only query (SELECT) is allowed: no changes to data or settings, "
@@ -115,7 +116,7 @@ def check_query(con: duckdb.DuckDBPyConnection, query: str) -> duckdb.Statement:
     try:
         statements = con.extract_statements(query)
     except duckdb.ParserException as exc:
-        raise QueryFailed(f"SQL 语法错误 Syntax error: {exc}") from None
+        raise QueryFailed(f"SQL 语法错误：{exc}") from None
     except duckdb.Error as exc:
         # Parsing a SELECT never touches anything; a statement whose parsing does is refused.
         raise QueryRefused("该语句在解析时就需要读取文件。",
@@ -172,7 +173,7 @@ def run_sql(published_db: Path, query: str, params: Mapping[str, Any] | None = N
             fault = explain(exc)  # a file of the published copy that is not one any more
             if fault is not None and fault.kind == CORRUPT_PUBLISHED:
                 raise QueryFailed(str(fault)) from None
-            raise QueryFailed(f"查询失败 Query failed: {exc}") from None
+            raise QueryFailed(f"查询失败：{exc}") from None
         finally:
             timer.cancel()
     finally:
@@ -234,9 +235,9 @@ def sql_command(published_db: Path, *, query: str | None = None, example: str | 
         if example:
             query = find_example(example).sql
         if not query:
-            raise QueryFailed("请给出查询语句，或用 --example 名称。Give a query, or --example NAME.")
+            raise QueryFailed("请给出查询语句，或用 --example 名称。")
         if fmt == "xlsx" and output is None:
-            raise QueryFailed("--xlsx 需要文件名。--xlsx needs a file name.")
+            raise QueryFailed("--xlsx 需要文件名。")
         if output is not None:  # before the query: no one waits a minute to hear the name is refused
             output = check_destination(output, [Path(published_db).parent, *protected], force=force)
         df = run_sql(published_db, query, parse_params(params), limits)
@@ -249,8 +250,8 @@ def sql_command(published_db: Path, *, query: str | None = None, example: str | 
         else:
             {"csv": to_csv, "json": to_json}[fmt](df, out)
     except (QueryRefused, QueryFailed, PublishedCopyMissing, UnknownExample, TooManyRows, ExportRefused) as exc:
-        print(f"错误 Error: {exc}", file=err)
+        print(f"错误：{chinese_only(str(exc))}", file=err)
         return 2
     if output is not None:
-        print(f"已写入 {output}（{df.height} 行）。Written to {output} ({df.height} rows).", file=out)
+        print(f"已写入 {output}（{df.height} 行）。", file=out)
     return 0

@@ -58,7 +58,28 @@ def _run(settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    if getattr(args, "demo_folder", False):
+        refuse_foreign_files(settings.inbox)
     return _run(settings)
+
+
+def refuse_foreign_files(inbox: Path) -> None:
+    """Stop the demo before anything is written when its inbox holds a file the sample did not write."""
+    from pipeline.commands.demo import check_demo_inbox
+
+    check_demo_inbox(inbox)
+
+
+def cmd_where(args: argparse.Namespace, settings: Settings) -> int:
+    """The folders and the county in use, and where each setting comes from; nothing is created."""
+    from pipeline.commands.where import DEMO_SOURCE, where_command
+    from pipeline.settings import setting_sources
+
+    sources = setting_sources()
+    if getattr(args, "demo_folder", False):
+        sources.update(dict.fromkeys(("inbox", "warehouse", "reports", "reference", "pseudonym_key", "demo"),
+                                     DEMO_SOURCE))
+    return where_command(settings, sources)
 
 
 def _write_sample(out: Path, reference: Path, *, scale: int, seed: int, start: str, end: str):
@@ -87,7 +108,7 @@ def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
     reference = Path(args.reference) if args.reference else settings.reference
     manifest = _write_sample(Path(args.out), reference, scale=args.scale, seed=args.seed,
                              start=args.start, end=args.end or last_full_month())
-    print(f"样例数据已写入 {args.out}（{len(manifest.files)} 个文件）。Sample written to {args.out}.")
+    print(f"样例数据已写入 {args.out}（{len(manifest.files)} 个文件）。")
     return 0
 
 
@@ -95,7 +116,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Write the sample inbox, run the whole pipeline with the published demo key. Everything
     lives in the demo folder (the Dagster instance too); the shipped county is the reference."""
     settings = demo_settings(settings, Path(args.dir))
-    if not settings.inbox.exists():
+    if settings.inbox.exists():
+        refuse_foreign_files(settings.inbox)
+    else:
         print(f"正在生成样例收件箱 {settings.inbox} …", flush=True)
         _write_sample(settings.inbox, settings.reference, scale=1, seed=7, start="2021-09", end=last_full_month())
     code = _run(settings)
@@ -233,10 +256,10 @@ def cmd_template(args: argparse.Namespace, settings: Settings) -> int:
     try:
         written = write_templates(Path(args.out), settings.reference, args.month, _export_protected(settings))
     except (ExportRefused, ValueError) as exc:
-        print(f"错误 Error: {exc}", file=sys.stderr)
+        _error(exc)
         return 2
     for path in written:
-        print(f"模板已写入 Template written: {path}")
+        print(f"模板已写入：{path}")
     return 0
 
 
@@ -252,6 +275,8 @@ def cmd_withdraw(args: argparse.Namespace, settings: Settings) -> int:
     month is recomputed."""
     from pipeline.ingest.withdraw import withdraw_command
 
+    if getattr(args, "demo_folder", False):
+        refuse_foreign_files(settings.inbox)
     code = withdraw_command(settings, args.target, args.month, on_wait=_to_stderr)
     return code or _run(settings)
 
@@ -259,7 +284,7 @@ def cmd_withdraw(args: argparse.Namespace, settings: Settings) -> int:
 def _no_warehouse(settings: Settings) -> bool:
     if settings.warehouse.is_file():
         return False
-    print(f"数据仓库 {settings.warehouse} 还不存在：请先运行 tuoyu run。Warehouse not found.", file=sys.stderr)
+    print(f"数据仓库 {settings.warehouse} 还不存在：请先运行 tuoyu run。", file=sys.stderr)
     return True
 
 
@@ -294,13 +319,13 @@ def cmd_quality_confirm(args: argparse.Namespace, settings: Settings) -> int:
         try:
             flag, before = confirm_flag(con, args.flag_key, args.note)
         except (UnknownFlag, ValueError) as exc:
-            print(f"错误 Error: {exc}", file=sys.stderr)
+            _error(exc)
             return 2
         finally:
             con.close()
     again = "（已更新核实说明）" if before else ""
     print(f"已记录为“{CONFIRMED_ZH}”{again}：{flag['period']} {who_zh(flag)}，{flag['message_zh']}"
-          f" 核实说明：{flag['note']}。Confirmed: {flag['flag_key']}")
+          f" 核实说明：{flag['note']}。")
     return 0
 
 
@@ -348,6 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="载入新报表，更新全部数据表、报告和发布副本")
     p.add_argument("--demo", action="store_true", help="使用公开的演示密钥（仅限样例数据）")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("where", help="正在使用的文件夹（收件箱、数据仓库、报告等）和县，以及各项设置的来源")
+    p.set_defaults(func=cmd_where)
 
     p = sub.add_parser("sample", help="生成一个样例收件箱（虚构数据）")
     p.add_argument("--out", required=True, metavar="文件夹", help="写入的文件夹")
@@ -448,6 +476,14 @@ def _configure_logging(level_name: str) -> None:
 UMASK = 0o077
 
 
+def _error(exc: object) -> None:
+    """A stopping problem: its Chinese sentence on the terminal, the whole message in the log (-v)."""
+    from pipeline.zh import chinese_only
+
+    log.info("%s", exc)
+    print(f"错误：{chinese_only(str(exc))}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # a usage error: Chinese message, exit 2
     previous = os.umask(UMASK)  # kept across `tuoyu dev`'s exec of Dagster
@@ -457,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
         _configure_logging(settings.log_level)
         return args.func(args, settings)
     except ConfigError as exc:
-        print(f"错误：{exc}", file=sys.stderr)
+        _error(exc)
         return 2
     except Exception as exc:  # known, explained failures: print the message, not a traceback
         from pipeline.warehouse.lock import RunInProgress
@@ -465,13 +501,13 @@ def main(argv: list[str] | None = None) -> int:
         from pipeline.warehouse.connection import WarehouseLocked
 
         if isinstance(exc, (ReferenceDataError, RunInProgress, WarehouseLocked)):
-            print(f"错误：{exc}", file=sys.stderr)
+            _error(exc)
             return 2
         from pipeline.warehouse.faults import explain
 
         fault = explain(exc, warehouse=settings.warehouse if settings else None)
         if fault is not None:  # a full disk, a folder not writable, a corrupt file (warehouse/faults.py)
-            print(f"错误：{fault}", file=sys.stderr)
+            _error(fault)
             return 2
         if args.verbose:
             raise

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.settings import ConfigError, Settings
@@ -22,6 +25,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB_NAME = "tuoyu_pipeline"
+
+# The run logs kept in the log folder (Settings.log_folder), newest first: a few years of monthly
+# runs and the sensor's.
+KEEP_LOGS = 200
 
 # exit codes of `tuoyu run`
 EXIT_OK, EXIT_FAILED, EXIT_CANNOT_RUN = 0, 1, 2
@@ -44,8 +51,12 @@ class RunOutcome:
 
 
 def cannot_run(message: str) -> RunOutcome:
-    """The run did not start: bad configuration or reference data, or the warehouse is busy."""
-    return RunOutcome(False, [f"无法运行：{message}"], EXIT_CANNOT_RUN)
+    """The run did not start: bad configuration or reference data, or the warehouse is busy.
+    The clerk reads the Chinese; an English sentence after it goes to the log (-v)."""
+    from pipeline.zh import chinese_only
+
+    log.info("cannot run: %s", message)
+    return RunOutcome(False, [f"无法运行：{chinese_only(message)}"], EXIT_CANNOT_RUN)
 
 
 def preflight(settings: Settings) -> None:
@@ -57,7 +68,7 @@ def preflight(settings: Settings) -> None:
     key = settings.key()  # ConfigError without a key outside demo mode, or with a weak one
     load_reference(settings.reference)  # ReferenceDataError names file and line
     if not settings.inbox.is_dir():
-        raise ConfigError(f"收件箱文件夹不存在：{settings.inbox}。请检查 TUOYU_INBOX。Inbox folder not found.")
+        raise ConfigError(f"收件箱文件夹不存在：{settings.inbox}。请检查 TUOYU_INBOX（tuoyu where 显示正在使用的文件夹）。")
     if settings.warehouse.is_file():  # KeyMismatch: not the key of this warehouse's pseudonyms
         con = connect(settings.warehouse, read_only=True, memory_limit=settings.memory_limit)
         try:
@@ -94,9 +105,6 @@ def run_pipeline(settings: Settings, *, progress: Progress | None = None,
 
 
 def _run_pipeline(settings: Settings, lock: RunLock, progress: Progress | None) -> RunOutcome:
-    from pipeline.orchestration.definitions import build_definitions
-    from pipeline.orchestration.instance import dagster_instance
-    from pipeline.orchestration.resources import Tuoyu
     from pipeline.reference import ReferenceDataError
     from pipeline.warehouse.connection import WarehouseLocked
 
@@ -106,6 +114,51 @@ def _run_pipeline(settings: Settings, lock: RunLock, progress: Progress | None) 
         return cannot_run(str(exc))
     started = datetime.now().replace(microsecond=0)
     run_id = f"cli-{started:%Y%m%dT%H%M%S}-{os.getpid()}"
+    with run_log(settings.log_folder, run_id) as log_file:
+        log.info("run %s: inbox %s, warehouse %s, reports %s, reference %s, demo %s", run_id, settings.inbox,
+                 settings.warehouse, settings.reports, settings.reference, settings.demo)
+        outcome = _execute(settings, lock, progress, run_id, started)
+        log.info("run %s ended:\n%s", run_id, outcome.text())
+    if log_file is not None:
+        outcome.lines.append(f"运行日志：{log_file}")
+    return outcome
+
+
+@contextmanager
+def run_log(folder: Path, run_id: str) -> Iterator[Path | None]:
+    """This run's log file, `<log folder>/<run id>.log`: the pipeline's messages at INFO and above,
+    English included, that the terminal does not show. None when the folder cannot be written
+    (the run goes on without it); the oldest logs beyond KEEP_LOGS are removed."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{run_id}.log"
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:
+        yield None
+        return
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("pipeline")
+    level = logger.level
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)  # the terminal's handler keeps its own level (cli._configure_logging)
+    logger.addHandler(handler)
+    try:
+        yield path
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        handler.close()
+        for old in sorted(folder.glob("cli-*.log"), reverse=True)[KEEP_LOGS:]:
+            old.unlink(missing_ok=True)
+
+
+def _execute(settings: Settings, lock: RunLock, progress: Progress | None, run_id: str,
+             started: datetime) -> RunOutcome:
+    from pipeline.orchestration.definitions import build_definitions
+    from pipeline.orchestration.instance import dagster_instance
+    from pipeline.orchestration.resources import Tuoyu
+
     _record(settings, run_id, started)
     # The job's resource is this run's own: its Settings and the lock held here.
     job = build_definitions(settings, Tuoyu(settings, lock)).resolve_job_def(JOB_NAME)
@@ -121,11 +174,12 @@ def _run_pipeline(settings: Settings, lock: RunLock, progress: Progress | None) 
         )
     fault = _step_fault(result)
     if result.success:
-        outcome = RunOutcome(True, ["运行完成 Run complete.", *_summary(settings, started, result)])
+        outcome = RunOutcome(True, ["运行完成。", *_summary(settings, started, result)])
     elif fault is not None:  # not the data: the machine; no retry was made (resources.py)
-        outcome = RunOutcome(False, [f"运行未完成 Run did not complete: {fault}"], EXIT_CANNOT_RUN)
+        outcome = RunOutcome(False, [f"运行未完成：{fault}"], EXIT_CANNOT_RUN)
     else:
-        outcome = RunOutcome(False, ["运行未完成 Run did not complete:", *_failures(result, steps)])
+        outcome = RunOutcome(False, ["运行未完成：", *_failures(result, steps)])
+    log.info("run %s (dagster run %s): %s", run_id, dagster_run_id, "complete" if result.success else "did not complete")
     _record(settings, run_id, started, outcome)
     return outcome
 
@@ -133,21 +187,21 @@ def _run_pipeline(settings: Settings, lock: RunLock, progress: Progress | None) 
 # ---------------------------------------------------------------- progress from the run's events
 
 STAGE_LABELS = {
-    "ingest": "读取 ingest",
-    "validate": "校验 validate",
-    "indicators": "指标 indicators",
-    "reports": "报告 report",
-    "publish": "发布 publish",
+    "ingest": "读取",
+    "validate": "校验",
+    "indicators": "指标",
+    "reports": "报告",
+    "publish": "发布",
 }
 
 
 @dataclass(frozen=True)
 class StepLabel:
-    stage: str  # e.g. "校验 validate"
-    what: str   # e.g. "audit/validated_extracts" or "check staffing_files_trustworthy"
+    stage: str  # e.g. "校验"
+    what: str   # e.g. "audit/validated_extracts" or "检查 staffing_files_trustworthy"
 
     def __str__(self) -> str:
-        return f"{self.stage}: {self.what}"
+        return f"{self.stage}：{self.what}"
 
 
 def step_labels(job) -> dict[str, StepLabel]:
@@ -164,15 +218,19 @@ def step_labels(job) -> dict[str, StepLabel]:
             continue
         group = "publish" if subject.path[0] == "published" else graph.get(subject).group_name
         if not keys:
-            what = "check " + ", ".join(c.name for c in checks)
+            what = "检查 " + ", ".join(c.name for c in checks)
         elif len(keys) == 1:
             what = keys[0].to_user_string()
         else:
-            what = f"{assets_def.node_def.name} ({len(keys)} tables)"
+            what = f"{assets_def.node_def.name}（{len(keys)} 张表）"
         labels[assets_def.node_def.name] = StepLabel(STAGE_LABELS.get(group, group), what)
     for node in job.graph.nodes:  # anything the asset graph did not name
         labels.setdefault(node.name, StepLabel("", node.name))
     return labels
+
+
+# The ingest's own progress message, `reading <file>` (pipeline/ingest/load.py), as the clerk reads it.
+_READING = re.compile(r"^reading ")
 
 
 class RunProgress:
@@ -199,13 +257,14 @@ class RunProgress:
         event = entry.dagster_event
         if event is None:
             if label is not None and entry.level < logging.WARNING and entry.user_message:
-                self.progress.step(f"{label.stage}: {entry.user_message}" if label.stage else entry.user_message)
+                message = _READING.sub("正在读取 ", entry.user_message)
+                self.progress.step(f"{label.stage}：{message}" if label.stage else message)
             return
         kind = event.event_type
         if kind == DagsterEventType.STEP_START and label is not None:
             self.progress.step(str(label))
         elif kind == DagsterEventType.STEP_UP_FOR_RETRY and label is not None:
-            self.progress.step(f"{label} — 稍后重试 will retry")
+            self.progress.step(f"{label} — 稍后重试")
         elif kind in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_SKIPPED):
             self.progress.advance()
 
@@ -256,50 +315,52 @@ def _summary(settings: Settings, started: datetime, result) -> list[str]:
     unchanged = int(ingest.get("files_unchanged", new.get("unchanged", 0)))
     rejected_in_inbox = int(ingest.get("files_file_rejected", len(rejected)))
     lines = [
-        "本次运行 This run: "
-        f"新载入 loaded {new.get('loaded', 0)}，"
-        f"未变（此前已载入）unchanged {unchanged}，"
-        f"旧版本未使用 superseded {new.get('superseded', 0)}，"
-        f"拒收 rejected {len(rejected)}，"
-        f"文件名无法识别 unrecognised {len(unrecognised)}",
+        f"本次运行：新载入 {new.get('loaded', 0)} 个文件，"
+        f"未变（此前已载入）{unchanged} 个，"
+        f"旧版本未使用 {new.get('superseded', 0)} 个，"
+        f"拒收 {len(rejected)} 个，"
+        f"文件名无法识别 {len(unrecognised)} 个。",
     ]
+    log.info("this run: loaded %s, unchanged %s, superseded %s, rejected %s, unrecognised %s",
+             new.get("loaded", 0), unchanged, new.get("superseded", 0), len(rejected), len(unrecognised))
     report = _metadata(result, ("reports", "monthly_report"))
     copy = _metadata(result, ("published", "copy"))
     if loaded_files:
         lines.append(f"本次载入 {loaded_files} 个文件共 {rows_read:,} 行，其中剔除 {rows_rejected:,} 行"
-                     "（某机构被剔除的数据行用 tuoyu fix <机构编码> 查看）。"
-                     f" Rows loaded this run: {rows_read:,}, rejected: {rows_rejected:,}.")
+                     "（某机构被剔除的数据行用 tuoyu fix <机构编码> 查看）。")
+        log.info("rows loaded this run: %s, rejected: %s", rows_read, rows_rejected)
     elif "skipped" in report and "skipped" in copy:
-        lines.append("没有新的或修改过的文件，报告和发布副本已是最新，未改写任何文件。"
-                     " Nothing new: the report and the published copy are up to date, no file was rewritten.")
+        lines.append("没有新的或修改过的文件，报告和发布副本已是最新，未改写任何文件。")
+        log.info("nothing new: the report and the published copy are up to date, no file was rewritten")
     else:
-        lines.append("没有新的或修改过的文件。No new or changed files.")
+        lines.append("没有新的或修改过的文件。")
+    for path, message in [*rejected, *vanished, *unrecognised]:
+        log.info("%s: %s", path, message)  # the whole message, its English sentence too
     if rejected:
         lines.append("拒收的文件（请更正后重新报送）：")
         lines += [f"  {path}：{chinese_part(message)}" for path, message in rejected]
     earlier = rejected_in_inbox - len(rejected)
     if earlier > 0:
-        lines.append(f"另有 {earlier} 个此前拒收的文件仍在收件箱，尚未重新报送（见 tuoyu status）。"
-                     f" {earlier} file(s) rejected earlier are still waiting for a corrected version.")
+        lines.append(f"另有 {earlier} 个此前拒收的文件仍在收件箱，尚未重新报送（见 tuoyu status）。")
     if vanished:
-        lines.append("运行中被移走、未载入的文件 Files gone during the run (not loaded):")
-        lines += [f"  {path}：{message}" for path, message in vanished]
+        lines.append("运行中被移走、未载入的文件：")
+        lines += [f"  {path}：{chinese_part(message)}" for path, message in vanished]
     if unrecognised:
         lines.append("收件箱中文件名无法识别、未读取的文件（请按提示改名后重新运行）：")
         lines += [f"  {path}：{chinese_part(message)}" for path, message in unrecognised]
     warnings = [e.description for e in result.get_asset_check_evaluations() if not e.passed and e.description]
     if warnings:
-        lines.append("需要注意 Warnings:")
+        lines.append("需要注意：")
         lines += [f"  {text}" for text in warnings]
 
     pdf = report.get("pdf")
     if pdf:
-        lines.append(f"报告 Report ({report.get('period', '')}): {pdf}")
+        lines.append(f"报告（{report.get('period', '')}）：{pdf}")
     else:
-        lines.append("尚无托育机构数据，未生成报告。No institutions extract yet: no report.")
+        lines.append("尚无托育机构数据，未生成报告。")
     database = published_database(settings.warehouse)
     if database.exists():
-        lines.append(f"发布副本 Published copy (tuoyu sql, duckdb, DBeaver): {database}")
+        lines.append(f"发布副本（供 tuoyu sql、duckdb、DBeaver 查询）：{database}")
     return lines
 
 

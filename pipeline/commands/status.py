@@ -385,7 +385,7 @@ def status_command(warehouse: Path, published_db: Path | None = None, *, through
 
     out = out or sys.stdout
     if not Path(warehouse).is_file():
-        print(f"数据仓库 {warehouse} 还不存在：请先运行 tuoyu run。Warehouse not found: run `tuoyu run` first.",
+        print(f"数据仓库 {warehouse} 还不存在：请先运行 tuoyu run。",
               file=out)
         return 1
     note = None

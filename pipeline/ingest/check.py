@@ -31,6 +31,7 @@ from pipeline.ingest.load import ingest_inbox, pending_scope
 from pipeline.period import month_label, shift_month
 from pipeline.reference import load_reference, write_reference_tables
 from pipeline.settings import DEFAULT_FIRST_MONTH, DEFAULT_MEMORY_LIMIT
+from pipeline.zh import chinese_only
 from pipeline.warehouse.schema import create_tables
 
 log = logging.getLogger(__name__)
@@ -254,13 +255,13 @@ def report_text(report: CheckReport, *, max_rows: int = 200) -> str:
     for number, check in enumerate(report.files, start=1):
         lines.append(f"文件 {number}/{len(report.files)}：{check.path.name}")
         if not check.recognised:
-            lines.append(f"  未识别：{check.message or '文件名不符合规定'}")
+            lines.append(f"  未识别：{chinese_only(check.message) or '文件名不符合规定'}")
             continue
         lines.append(f"  识别为：{KIND_LABEL_ZH[check.kind]}，{month_label(check.period)}")
         if not check.readable:
-            lines.append(f"  不能载入（整个文件）：{check.message}")
+            lines.append(f"  不能载入（整个文件）：{chinese_only(check.message)}")
             continue
-        lines.append(f"  可以读取（{check.message}）")
+        lines.append(f"  可以读取（{chinese_only(check.message)}）")
         accepted = check.rows_read - check.rows_rejected - check.rows_duplicate
         lines.append(f"  读取 {check.rows_read} 行：将被剔除 {check.rows_rejected} 行，有提示 {check.rows_warned} 行，"
                      f"重复行 {check.rows_duplicate} 行，可采用 {accepted} 行")
@@ -295,7 +296,7 @@ def check_command(files: list[str], settings, *, xlsx: str | None, protected: li
         report = check_files([Path(f) for f in files], settings.reference, settings.warehouse,
                              first_month=settings.first_month, memory_limit=settings.memory_limit)
     except (CheckUsageError, ExportRefused) as exc:
-        print(f"错误 Error: {exc}", file=sys.stderr)
+        print(f"错误：{chinese_only(str(exc))}", file=sys.stderr)
         return 2
     print(report_text(report))
     if target is not None:

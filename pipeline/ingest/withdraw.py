@@ -30,6 +30,7 @@ from pipeline.ingest.extracts.spec import KIND_LABEL_ZH, KIND_STEMS
 from pipeline.ingest.extracts.wording import Wording
 from pipeline.ingest.load import archive_path, queue_validation
 from pipeline.warehouse.schema import create_tables
+from pipeline.zh import chinese_only
 
 
 class WithdrawError(Exception):
@@ -180,9 +181,9 @@ def withdraw_command(settings, what: str, month: str | None,
         try:
             done = withdraw(con, settings.inbox, settings.archive, settings.key(), what, month, wording=wording)
         except WithdrawError as exc:
-            print(f"错误 Error: {exc}", file=sys.stderr)
+            print(f"错误：{chinese_only(str(exc))}", file=sys.stderr)
             return 2
         finally:
             con.close()
-    print(done.text(), flush=True)
+    print(chinese_only(done.text()), flush=True)
     return 0

@@ -33,6 +33,25 @@ DEADLINE_AXIS_MONTHS = 36
 MAX_AREA_BARS = 40
 
 
+# What a chart of the demo says above its title, on a line of its own: a PNG sent on by itself is
+# never taken for the county's (the PDF's title and running heads say more).
+DEMO_CHART_MARK = "演示数据，非正式统计"
+DEMO_CHART_GID = "demo-mark"
+
+
+def mark_demo(fig: Figure) -> None:
+    """The demo mark as the figure's super-title: top left, small, in red; the constrained
+    layout makes room for it above the chart's own title."""
+    fig.suptitle(DEMO_CHART_MARK, x=0.012, ha="left", fontsize=8, color="#c0392b").set_gid(DEMO_CHART_GID)
+
+
+def demo_marks(fig: Figure) -> list:
+    """The demo marks a figure carries (for tests)."""
+    from matplotlib.text import Text
+
+    return [t for t in fig.findobj(Text) if t.get_gid() == DEMO_CHART_GID and t.get_text() == DEMO_CHART_MARK]
+
+
 def _nan(values: Sequence[float | None]) -> list[float]:
     return [math.nan if v is None else float(v) for v in values]
 
@@ -75,7 +94,7 @@ def _upper(values: list[float], target: float | None, kind: str) -> float:
 
 def trend_chart(title: str, months: list[str], values: Sequence[float | None], *,
                 kind: str, decimals: int, unit: str = "", target: float | None = None,
-                comparison: str | None = None, deadline: str | None = None) -> Figure:
+                comparison: str | None = None, deadline: str | None = None, demo: bool = False) -> Figure:
     """One indicator's county series by month, with its target line and deadline.
 
     The month axis runs to the deadline when the deadline is later than the last month,
@@ -122,12 +141,14 @@ def trend_chart(title: str, months: list[str], values: Sequence[float | None], *
             ax.annotate(fmt_value(values[last], decimals), (last, ys[last]),
                         xytext=(0, -7 if high else 6), textcoords="offset points",
                         ha="center", va="top" if high else "bottom", color=INK, fontsize=9)
+        if demo:
+            mark_demo(fig)
     return fig
 
 
 def area_bar_chart(title: str, names: Sequence[str], values: Sequence[float | None],
                    meets: Sequence[bool | None], *, decimals: int, unit: str = "",
-                   target: float | None = None, comparison: str | None = None) -> Figure:
+                   target: float | None = None, comparison: str | None = None, demo: bool = False) -> Figure:
     """One indicator by 镇街 in the report month, largest first, against the target.
 
     `meets`: whether each value meets its target, as the warehouse says (None where no
@@ -178,11 +199,13 @@ def area_bar_chart(title: str, names: Sequence[str], values: Sequence[float | No
             ax.set_xlabel("\n".join(notes), color=MUTED, fontsize=8.5)
         if not labels:
             _no_data(ax)
+        if demo:
+            mark_demo(fig)
     return fig
 
 
-def stacked_mix_chart(title: str, months: list[str], counts: dict[str, Sequence[float | None]]
-                      ) -> Figure:
+def stacked_mix_chart(title: str, months: list[str], counts: dict[str, Sequence[float | None]],
+                      *, demo: bool = False) -> Figure:
     """Operating institutions by type, stacked by month (a month without data stays empty)."""
     with chart_style():
         fig = new_figure(WIDE_WIDTH, 3.4)
@@ -202,12 +225,14 @@ def stacked_mix_chart(title: str, months: list[str], counts: dict[str, Sequence[
                        columnspacing=1.0)
         else:
             _no_data(ax)
+        if demo:
+            mark_demo(fig)
     return fig
 
 
 def multi_line_chart(title: str, months: list[str], series: dict[str, Sequence[float | None]],
                      *, kind: str, decimals: int, target: float | None = None,
-                     target_label: str | None = None) -> Figure:
+                     target_label: str | None = None, demo: bool = False) -> Figure:
     """Several indicators of one unit on one month axis (e.g. the workforce rates)."""
     with chart_style():
         fig = new_figure(WIDE_WIDTH, 3.3)
@@ -231,4 +256,6 @@ def multi_line_chart(title: str, months: list[str], series: dict[str, Sequence[f
         else:
             _no_data(ax)
         ax.grid(axis="y", color=GRID)
+        if demo:
+            mark_demo(fig)
     return fig

@@ -46,7 +46,8 @@ class Document:
 # Charts and published values
 # ---------------------------------------------------------------------------
 
-def chart_specs(data: ReportData) -> list[ChartSpec]:
+def chart_specs(data: ReportData, demo: bool = False) -> list[ChartSpec]:
+    """The report's charts; `demo`: each carries the demo mark."""
     specs = []
     months = data.months
 
@@ -57,7 +58,7 @@ def chart_specs(data: ReportData) -> list[ChartSpec]:
         specs.append(ChartSpec(f"trend_{ind.indicator_id}", lambda ind=ind: charts.trend_chart(
             name_with_unit(ind), months, series(ind.indicator_id), kind=ind.kind,
             decimals=ind.decimals, unit=ind.unit, target=ind.target,
-            comparison=ind.comparison, deadline=ind.deadline)))
+            comparison=ind.comparison, deadline=ind.deadline, demo=demo)))
     places = data.indicator("places_per_1000")
     if places is not None:
         values = [data.by_area.get(places.indicator_id, {}).get(a["area_code"]) for a in data.areas]
@@ -65,27 +66,27 @@ def chart_specs(data: ReportData) -> list[ChartSpec]:
             f"各镇街{name_with_unit(places)}", [a["area_name"] for a in data.areas],
             [v.value if v else None for v in values], [v.meets_target if v else None for v in values],
             decimals=places.decimals,
-            unit=places.unit, target=places.target, comparison=places.comparison), wide=True))
+            unit=places.unit, target=places.target, comparison=places.comparison, demo=demo), wide=True))
     types = sorted({r["institution_type"] for r in data.mix})
     by = {(r["period"], r["institution_type"]): r["institutions"] for r in data.mix}
     present = {r["period"] for r in data.mix}
     counts = {t: [by.get((m, t), 0 if m in present else None) for m in months] for t in types}
     specs.append(ChartSpec("institution_mix", lambda: charts.stacked_mix_chart(
-        "正常运营机构数（家），按机构类型", months, counts), wide=True))
+        "正常运营机构数（家），按机构类型", months, counts, demo=demo), wide=True))
     affordable = data.indicator("affordable_place_share")
     if affordable is not None:
         specs.append(ChartSpec("trend_affordable_place_share", lambda: charts.trend_chart(
             name_with_unit(affordable), months, series(affordable.indicator_id),
             kind=affordable.kind, decimals=affordable.decimals, unit=affordable.unit,
             target=affordable.target, comparison=affordable.comparison,
-            deadline=affordable.deadline)))
+            deadline=affordable.deadline, demo=demo)))
     workforce = [data.indicator(i) for i in ("caregiver_certified_rate", "staff_trained_rate",
                                              "criminal_check_rate", "ratio_compliance_rate")]
     workforce = [w for w in workforce if w is not None]
     if workforce:
         specs.append(ChartSpec("workforce_rates", lambda: charts.multi_line_chart(
             "从业人员相关指标（%）", months, {w.name: series(w.indicator_id) for w in workforce},
-            kind="percent", decimals=1, target=100.0, target_label="目标100%"), wide=True))
+            kind="percent", decimals=1, target=100.0, target_label="目标100%", demo=demo), wide=True))
     return specs
 
 
@@ -153,5 +154,5 @@ def build_document(data: ReportData, compiler: str, generated_on: date | None, d
                 "series": series_table(data),
                 "definitions": definitions_table(data),
                 "measures": measures_table(data)},
-        charts=chart_specs(data), published=published, revisions=revised,
+        charts=chart_specs(data, demo), published=published, revisions=revised,
     )

@@ -4,6 +4,7 @@ Figures are written as numbers, already rounded as in the PDF, with a number for
 the same decimals; "—" stays text. Every other text goes through
 `safe_export.neutralise_cell`, so nothing from an extract can run as a formula.
 The creation date is fixed by the caller (xlsxwriter then writes identical bytes).
+A demo workbook says so on every sheet, under the title (row 2).
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ def _write_text(ws, row: int, col: int, value: object, fmt=None) -> None:
     ws.write_string(row, col, str(neutralise_cell("" if value is None else str(value))), fmt)
 
 
-def _write_table(wb, ws, table: Table, formats: dict) -> None:
+def _write_table(wb, ws, table: Table, formats: dict, mark: str = "") -> None:
     _write_text(ws, 0, 0, table.title, formats["title"])
+    if mark:  # the demo's: on every sheet, under the title
+        _write_text(ws, 1, 0, mark, formats["mark"])
     header = table.flat_header()
     for c, h in enumerate(header):
         _write_text(ws, 2, c, h, formats["header"])
@@ -74,10 +77,14 @@ def build_workbook(doc: Document, created: datetime) -> bytes:
         "note": wb.add_format({"font_color": "#5d6975", "font_size": 9}),
         "dash": wb.add_format({"align": "right"}),
         "wrap": wb.add_format({"text_wrap": True, "valign": "top"}),
+        "mark": wb.add_format({"bold": True, "font_color": "#c0392b"}),
     }
+    mark = doc.meta.get("demo_mark", "")
     used: set[str] = set()
     ws = wb.add_worksheet(_sheet_name("说明", used))
     _write_text(ws, 0, 0, doc.meta["title"], formats["title"])
+    if mark:
+        _write_text(ws, 1, 0, mark, formats["mark"])
     lines = [f"数据截至：{doc.meta['as_of']}", f"编制单位：{doc.meta['compiler']}"]
     if doc.meta.get("generated_on"):
         lines.append(f"编制日期：{doc.meta['generated_on']}")
@@ -94,6 +101,6 @@ def build_workbook(doc: Document, created: datetime) -> bytes:
         value = doc.tables[key]
         for table in value if isinstance(value, list) else [value]:
             ws = wb.add_worksheet(_sheet_name(table.key, used))
-            _write_table(wb, ws, table, formats)
+            _write_table(wb, ws, table, formats, mark)
     wb.close()
     return buffer.getvalue()

@@ -46,6 +46,10 @@ def delivered(month: int, kind: str, days_late: int = 0) -> dt.datetime:
     return base + dt.timedelta(days=days_late, minutes=17 * KINDS.index(kind))
 
 
+# The kinds as the clerk names them, for the progress lines of `tuoyu sample` and `tuoyu demo`.
+_KIND_ZH = {"institutions": "托育机构", "enrollment": "在托幼儿", "staffing": "从业人员"}
+
+
 class _Writer:
     """Writes files into the inbox and keeps the manifest's file list."""
 
@@ -184,7 +188,7 @@ def generate_sample(
             rules = pending[kind] + scheduled(kind, month)
             pending[kind] = _write_month_file(writer, layout, kind, month, typed[kind], rules, planter_for)
         if progress:
-            progress(f"{month_text(month)}: " + ", ".join(f"{k} {typed[k].height:,}" for k in KINDS) + " rows")
+            progress(f"{month_text(month)}：" + "，".join(f"{_KIND_ZH[k]} {typed[k].height:,} 行" for k in KINDS))
 
     manifest.flags = flag_plan.to_list()
     manifest.files.sort(key=lambda f: (f.period, KINDS.index(f.kind), f.file))
