@@ -15,10 +15,6 @@ from pipeline.commands import cli
 from pipeline.commands.demo import foreign_files
 from pipeline.reference import default_reference_folder
 from pipeline.zh import chinese_only
-from tests.test_cli import office as office_of_test_cli
-
-
-office = office_of_test_cli  # the fixture: an empty inbox, no warehouse, no key
 
 
 def _where(argv: list[str], capsys) -> dict[str, tuple[str, str]]:
