@@ -58,6 +58,7 @@ MATRIX_COLUMNS = 13       # indicator columns per matrix table on a landscape A4
 MAX_COUNTY_ROWS = 60      # county rows of a table in the PDF (the XLSX holds all)
 RECEIPT_MONTHS = 12
 MAX_REJECTED_SHOWN = 30
+MAX_NAMED_BEHIND = 30     # counties named per indicator and status in the PDF's table
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
@@ -345,7 +346,8 @@ def behind_rows(data: PrefectureData) -> list[tuple[Indicator, str, list[tuple[s
 def behind_table(data: PrefectureData, number: int) -> Table:
     rows = [[name_with_unit(ind), fmt_target(ind.target, ind.comparison, ind.unit), month_label(ind.deadline),
              status_cell(status), str(len(names)),
-             "、".join(f"{n}（{fmt_value(v, ind.decimals)}）" for n, v in names)]
+             "、".join(f"{n}（{fmt_value(v, ind.decimals)}）" for n, v in names[:MAX_NAMED_BEHIND])
+             + (f"等{len(names)}个县" if len(names) > MAX_NAMED_BEHIND else "")]
             for ind, status, names in behind_rows(data)]
     if not rows:
         rows = [["本月没有进度落后的县", "", "", "", "", ""]]
