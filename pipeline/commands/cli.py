@@ -173,10 +173,13 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     """Regenerate one month's report from the warehouse as it is (no new data is loaded)."""
     from pipeline.report.render import render_report
+    from pipeline.rollup.run import is_prefecture_folder
     from pipeline.warehouse.connection import connect
     from pipeline.warehouse.lock import run_lock
 
     require_warehouse(settings.warehouse)
+    if is_prefecture_folder(settings.reference):  # the prefecture's report over its counties: docs/rollup.md §7
+        return _prefecture_report(args, settings)
     with run_lock(settings.warehouse, settings.lock_wait, on_wait=_to_stderr):
         con = connect(settings.warehouse, memory_limit=settings.memory_limit)
         try:
@@ -191,6 +194,28 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             con.close()
     print(f"报告已生成：{result.pdf}")
+    print(f"手机摘要：{result.card}")
+    return 0
+
+
+def _prefecture_report(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.report.prefecture import prefecture_months, render_prefecture_report
+    from pipeline.warehouse.connection import connect
+    from pipeline.warehouse.lock import run_lock
+
+    with run_lock(settings.warehouse, settings.lock_wait, on_wait=_to_stderr):
+        con = connect(settings.warehouse, read_only=True, memory_limit=settings.memory_limit)
+        try:
+            months = prefecture_months(con)
+            if not months:
+                raise ConfigError("地市数据仓库还没有任何县的汇总包数据，无法生成报告：请先把各县汇总包放入收件箱并运行 tuoyu run。")
+            if args.period is not None and args.period not in months:
+                raise ConfigError(f"{args.period} 不在任何县的汇总包中，无法生成该月报告。"
+                                  f"有数据的月份：{months[0]} 至 {months[-1]}。")
+            result = render_prefecture_report(con, args.period, settings.reports, compiler=settings.compiler)
+        finally:
+            con.close()
+    print(f"地市汇总报告已生成：{result.pdf}")
     print(f"手机摘要：{result.card}")
     return 0
 

@@ -117,13 +117,31 @@ def render_report(con: duckdb.DuckDBPyConnection, period: str | None, out_dir: P
     report_day = generated_on or month_end(period)
     stamp = datetime(report_day.year, report_day.month, report_day.day, tzinfo=timezone.utc)
 
+    pdf, card, pngs = compile_typst(TEMPLATE, doc.charts, lambda mode, charts: _typst_data(doc, mode, charts),
+                                    stamp)
+    workbook = build_workbook(doc, stamp.replace(tzinfo=None))
+    target, pdf_path, card_path, xlsx_path, chart_files = write_report_files(
+        Path(out_dir) / period, period, pdf=pdf, card=card, workbook=workbook, pngs=pngs)
+    record_published(con, period, doc.published)
+    seconds = time.perf_counter() - started
+    log.info("report %s written to %s in %.2f s (%d charts, %d revised values)",
+             period, target, seconds, len(chart_files), doc.revisions)
+    return ReportResult(period, target, pdf_path, chart_files, card_path, xlsx_path,
+                        doc.revisions, seconds)
+
+
+def compile_typst(template: Path, specs: list, data_for, stamp: datetime
+                  ) -> tuple[bytes, bytes, dict[str, bytes]]:
+    """Draw the charts (`specs`: ChartSpec) and compile `template` twice in a build folder
+    beside `data.json` (`data_for(mode, chart_paths)`) and the charts' SVGs: `report` gives
+    the PDF, `card` the one-page phone card (PNG). Returns (pdf, card, {chart key: PNG})."""
     pngs: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory(prefix="tuoyu-report-") as tmp:
         build = Path(tmp)
         (build / "charts").mkdir()
-        shutil.copyfile(TEMPLATE, build / "template.typ")
+        shutil.copyfile(template, build / "template.typ")
         chart_paths = {}
-        for spec in doc.charts:
+        for spec in specs:
             fig = spec.build()
             png, svg = figure_bytes(fig)
             pngs[spec.key] = png
@@ -133,18 +151,21 @@ def render_report(con: duckdb.DuckDBPyConnection, period: str | None, out_dir: P
                                    ignore_system_fonts=True)
         outputs = {}
         for mode, fmt in (("report", "pdf"), ("card", "png")):
-            (build / "data.json").write_text(
-                json.dumps(_typst_data(doc, mode, chart_paths), ensure_ascii=False),
-                encoding="utf-8")
+            (build / "data.json").write_text(json.dumps(data_for(mode, chart_paths), ensure_ascii=False),
+                                             encoding="utf-8")
             outputs[mode] = compiler_.compile(
                 input=str(build / "template.typ"), format=fmt, timestamp=stamp,
                 pdf_tags=False, ppi=CARD_PPI if fmt == "png" else None)
     card = outputs["card"]
     if isinstance(card, list):  # a card that spilled onto a second page is a bug
         raise RuntimeError(f"summary card has {len(card)} pages, expected 1")
-    workbook = build_workbook(doc, stamp.replace(tzinfo=None))
+    return outputs["report"], card, pngs
 
-    target = Path(out_dir) / period
+
+def write_report_files(target: Path, period: str, *, pdf: bytes, card: bytes, workbook: bytes,
+                       pngs: dict[str, bytes]) -> tuple[Path, Path, Path, Path, list[Path]]:
+    """Put a report's files in `target` (each written atomically); returns (target, pdf,
+    card, xlsx, chart PNGs). Charts of an earlier run that this one no longer draws go."""
     # A run killed mid-write leaves hidden temporary files: never a report, remove them.
     for folder in (target, target / "charts"):
         if folder.is_dir():
@@ -165,10 +186,5 @@ def render_report(con: duckdb.DuckDBPyConnection, period: str | None, out_dir: P
     pdf_path = target / f"report_{period}.pdf"
     write_atomic(card_path, card)
     write_atomic(xlsx_path, workbook)
-    write_atomic(pdf_path, outputs["report"])
-    record_published(con, period, doc.published)
-    seconds = time.perf_counter() - started
-    log.info("report %s written to %s in %.2f s (%d charts, %d revised values)",
-             period, target, seconds, len(chart_files), doc.revisions)
-    return ReportResult(period, target, pdf_path, chart_files, card_path, xlsx_path,
-                        doc.revisions, seconds)
+    write_atomic(pdf_path, pdf)
+    return target, pdf_path, card_path, xlsx_path, chart_files

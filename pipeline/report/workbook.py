@@ -66,7 +66,12 @@ def _write_table(wb, ws, table: Table, formats: dict, mark: str = "") -> None:
     ws.freeze_panes(3, 1)
 
 
-def build_workbook(doc: Document, created: datetime) -> bytes:
+COUNTY_SHEETS = ("scorecard", "others", "verdicts", "areas", "mix", "series", "files", "rejected",
+                 "revisions", "flags_sheet", "definitions", "measures")
+
+
+def build_workbook(doc: Document, created: datetime, order: tuple[str, ...] = COUNTY_SHEETS) -> bytes:
+    """`order`: the keys of `doc.tables` to write, one sheet per table, after the 说明 sheet."""
     buffer = io.BytesIO()
     wb = xlsxwriter.Workbook(buffer, {"in_memory": True})
     wb.set_properties({"title": doc.meta["title"], "author": doc.meta["compiler"],
@@ -95,9 +100,7 @@ def build_workbook(doc: Document, created: datetime) -> bytes:
         _write_text(ws, k, 0, line, formats["wrap"])
     ws.set_column(0, 0, 110)
 
-    ordered = ["scorecard", "others", "verdicts", "areas", "mix", "series", "files", "rejected",
-               "revisions", "flags_sheet", "definitions", "measures"]
-    for key in ordered:
+    for key in order:
         value = doc.tables[key]
         for table in value if isinstance(value, list) else [value]:
             ws = wb.add_worksheet(_sheet_name(table.key, used))

@@ -124,12 +124,28 @@ def _run(settings: Settings, reference: PrefectureReference, progress: Progress 
             con.execute(f"insert into {STATE_TABLE} values (?)", [fingerprint])
         if progress is not None:
             progress.advance()
-        outcome = RunOutcome(True, _summary(con, reference, received, receipts, rebuilt, settings))
+        lines = _summary(con, reference, received, receipts, rebuilt, settings) + _report(con, settings, rebuilt)
+        outcome = RunOutcome(True, lines)
         record_run(con, run_id, started, finished_at=datetime.now().replace(microsecond=0), success=True,
                    summary=outcome.text())
         return outcome
     finally:
         con.close()
+
+
+def _report(con, settings: Settings, rebuilt: bool) -> list[str]:
+    """The prefecture's report of the latest month with a prefecture value
+    (pipeline/report/prefecture.py), rendered when the figures were rebuilt or its PDF is missing."""
+    from pipeline.report.prefecture import latest_prefecture_period, render_prefecture_report
+
+    period = latest_prefecture_period(con)
+    if period is None:
+        return ["尚无全市数值的月份，未生成地市汇总报告。"]
+    pdf = settings.reports / period / f"report_{period}.pdf"
+    if not rebuilt and pdf.is_file():
+        return [f"地市汇总报告（数据未变，未重新生成）：{pdf}"]
+    result = render_prefecture_report(con, period, settings.reports, compiler=settings.compiler)
+    return [f"地市汇总报告（{period}）：{result.pdf}", f"手机摘要：{result.card}"]
 
 
 def _fingerprint(reference: PrefectureReference, received: dict[str, CountyReceipts]) -> str:
