@@ -43,10 +43,21 @@ telemetry:
 """
 
 
-def prepare_dagster_home(home: Path) -> Path:
+# A prefecture (docs/rollup.md §6): receiving one county is one run (one partition) that
+# takes no run lock, so several counties' runs go side by side, this many at once; the build,
+# the one writer of the warehouse, is in the `tuoyu_warehouse` pool of one.
+ROLLUP_CONCURRENT_RUNS = 4
+PREFECTURE_DAGSTER_YAML = DAGSTER_YAML.replace(
+    "    max_concurrent_runs: 1\n",
+    f"    max_concurrent_runs: {ROLLUP_CONCURRENT_RUNS}\n  pools:\n    default_limit: 1\n", 1)
+
+
+def prepare_dagster_home(home: Path, *, prefecture: bool = False) -> Path:
     """Create the folder with the project's dagster.yaml and return it (absolute). The file is
     written when missing or when an earlier one of tuoyu's differs; written whole, then renamed,
-    so that a run starting meanwhile never reads half a file."""
+    so that a run starting meanwhile never reads half a file. A prefecture's (`prefecture`)
+    lets ROLLUP_CONCURRENT_RUNS runs go at once."""
+    wanted = PREFECTURE_DAGSTER_YAML if prefecture else DAGSTER_YAML
     home = home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
@@ -54,12 +65,12 @@ def prepare_dagster_home(home: Path) -> Path:
         current = config.read_text(encoding="utf-8")
     except FileNotFoundError:
         current = None
-    if current == DAGSTER_YAML or (current is not None and not current.startswith(_MARKERS)):
+    if current == wanted or (current is not None and not current.startswith(_MARKERS)):
         return home
     fd, tmp = tempfile.mkstemp(dir=home, prefix=".dagster.yaml.")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(DAGSTER_YAML)
+            handle.write(wanted)
         os.chmod(tmp, 0o644)  # mkstemp's 0600: nothing secret in it
         os.replace(tmp, config)
     except BaseException:
