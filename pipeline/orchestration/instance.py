@@ -8,7 +8,8 @@ console shows the project's own progress and summary only. For `tuoyu dev` it al
 run queue start one run at a time, and retries once a run that died for a reason other than a
 failing step (the process was killed, the machine restarted): a step that fails is already
 retried by the job's own retry policy, and retrying a whole run for bad data would only repeat
-the same failure.
+the same failure. A prefecture's folder gets PREFECTURE_DAGSTER_YAML instead: several
+counties' runs at once, the build in a pool of one (docs/rollup.md §6).
 """
 
 from __future__ import annotations
