@@ -43,6 +43,7 @@ dev: setup
 
 bench: setup
 	$(UV) run --frozen python bench/run.py
+	$(UV) run --frozen python bench/rollup.py
 
 clean:
 	rm -rf data/demo .pytest_cache

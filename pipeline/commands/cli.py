@@ -376,7 +376,9 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.orchestration.instance import prepare_dagster_home
     from pipeline.settings import VARIABLES, child_environment
 
-    home = prepare_dagster_home(settings.instance_home)
+    from pipeline.rollup.run import is_prefecture_folder
+
+    home = prepare_dagster_home(settings.instance_home, prefecture=is_prefecture_folder(settings.reference))
     # beside this Python: the project's `dagster`, also when .venv/bin is not on the PATH (./tuoyu)
     dagster = Path(sys.executable).with_name("dagster")
     env = child_environment(**settings.folders_environment(), DAGSTER_HOME=str(home))

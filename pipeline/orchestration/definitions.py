@@ -40,7 +40,14 @@ report_month_job = dg.define_asset_job(
 
 def build_definitions(settings: Settings, tuoyu: Tuoyu | TuoyuResource) -> dg.Definitions:
     """The Definitions: the schedule at the settings' cron, the sensor on their inbox, and
-    `tuoyu` as every asset's and check's resource."""
+    `tuoyu` as every asset's and check's resource. A prefecture's reference folder gets the
+    rollup's assets, jobs and sensor instead (orchestration/rollup.py)."""
+    from pipeline.rollup.run import is_prefecture_folder
+
+    if is_prefecture_folder(settings.reference):
+        from pipeline.orchestration.rollup import build_rollup_definitions
+
+        return build_rollup_definitions(settings, tuoyu)
     return dg.Definitions(
         assets=[reference_tables, staged_extracts, validated_extracts, marts, monthly_report, published_copy,
                 report_by_month],

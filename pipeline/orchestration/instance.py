@@ -8,7 +8,8 @@ console shows the project's own progress and summary only. For `tuoyu dev` it al
 run queue start one run at a time, and retries once a run that died for a reason other than a
 failing step (the process was killed, the machine restarted): a step that fails is already
 retried by the job's own retry policy, and retrying a whole run for bad data would only repeat
-the same failure.
+the same failure. A prefecture's folder gets PREFECTURE_DAGSTER_YAML instead: several
+counties' runs at once, the build in a pool of one (docs/rollup.md §6).
 """
 
 from __future__ import annotations
@@ -43,10 +44,21 @@ telemetry:
 """
 
 
-def prepare_dagster_home(home: Path) -> Path:
+# A prefecture (docs/rollup.md §6): receiving one county is one run (one partition) that
+# takes no run lock, so several counties' runs go side by side, this many at once; the build,
+# the one writer of the warehouse, is in the `tuoyu_warehouse` pool of one.
+ROLLUP_CONCURRENT_RUNS = 4
+PREFECTURE_DAGSTER_YAML = DAGSTER_YAML.replace(
+    "    max_concurrent_runs: 1\n",
+    f"    max_concurrent_runs: {ROLLUP_CONCURRENT_RUNS}\n  pools:\n    default_limit: 1\n", 1)
+
+
+def prepare_dagster_home(home: Path, *, prefecture: bool = False) -> Path:
     """Create the folder with the project's dagster.yaml and return it (absolute). The file is
     written when missing or when an earlier one of tuoyu's differs; written whole, then renamed,
-    so that a run starting meanwhile never reads half a file."""
+    so that a run starting meanwhile never reads half a file. A prefecture's (`prefecture`)
+    lets ROLLUP_CONCURRENT_RUNS runs go at once."""
+    wanted = PREFECTURE_DAGSTER_YAML if prefecture else DAGSTER_YAML
     home = home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
@@ -54,12 +66,12 @@ def prepare_dagster_home(home: Path) -> Path:
         current = config.read_text(encoding="utf-8")
     except FileNotFoundError:
         current = None
-    if current == DAGSTER_YAML or (current is not None and not current.startswith(_MARKERS)):
+    if current == wanted or (current is not None and not current.startswith(_MARKERS)):
         return home
     fd, tmp = tempfile.mkstemp(dir=home, prefix=".dagster.yaml.")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(DAGSTER_YAML)
+            handle.write(wanted)
         os.chmod(tmp, 0o644)  # mkstemp's 0600: nothing secret in it
         os.replace(tmp, config)
     except BaseException:

@@ -19,12 +19,14 @@ changed or deleted. No Dagster and no warehouse here.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +36,7 @@ from pipeline.reference.load import PrefectureReference
 from pipeline.rollup.bundle_format import MANIFEST, Bundle, BundleError, _members, read_bundle
 
 RECEIPTS = "receipts.jsonl"
+COUNTY_LOCK = ".receiving.lock"
 CURRENT = "current"
 UNKNOWN = "_unknown"
 VERSION_PREFIX = "v-"
@@ -88,6 +91,21 @@ class Received:
 
 def county_folder(store_dir: Path, county_code: str) -> Path:
     return store_dir / county_code
+
+
+@contextmanager
+def county_lock(folder: Path) -> Iterator[None]:
+    """One receiver of a county at a time: an exclusive `flock` on `<folder>/.receiving.lock`,
+    waited for. `tuoyu run` (holding the warehouse's run lock) and a Dagster partition of the
+    same county, or two partitions' runs of it, never install or record at once; different
+    counties never wait for each other. The kernel drops the lock with its process."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / COUNTY_LOCK).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # ---------------------------------------------------------------- receipts
@@ -240,11 +258,17 @@ def receive_county(reference: PrefectureReference, inbox: Path, store_dir: Path,
     the current one stays. Writes only under `<store_dir>/<county_code>/`."""
     if county_code not in reference.county_codes:
         raise ValueError(f"{county_code} is not a county of {reference.prefecture_code}")
-    if candidates is None:
-        candidates = scan_inbox(reference, inbox, store_dir).by_county.get(county_code, [])
     indicators = indicators if indicators is not None else frozenset(indicator_ids())
     received_at = (now or datetime.now()).astimezone()
     folder = county_folder(store_dir, county_code)
+    with county_lock(folder):
+        if candidates is None:  # scanned under the lock: what another receiver recorded is seen
+            candidates = scan_inbox(reference, inbox, store_dir).by_county.get(county_code, [])
+        return _receive_county(store_dir, county_code, folder, candidates, indicators, received_at)
+
+
+def _receive_county(store_dir: Path, county_code: str, folder: Path, candidates: list[Candidate],
+                    indicators: frozenset[str], received_at: datetime) -> CountyReceipts:
     current = current_manifest(store_dir, county_code)
     known_shas = {r["sha256"] for r in read_receipts(folder) if r.get("status") in ACCEPTED_STATUSES}
     receipts: list[dict] = []

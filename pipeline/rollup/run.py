@@ -4,11 +4,13 @@ the run did.
 
     is_prefecture_folder(folder) -> bool
     run_rollup(settings, progress=None, on_wait=None) -> RunOutcome
+    record_build(con, reference, store) -> rows per table    the build, and what it was built from
 
 The two steps are plain functions a Dagster job can wrap as they are: receiving one county
 (`pipeline.rollup.receive.receive_county`, one partition per county; the bundles of no
-county: `receive_unknown`) and the build (`pipeline.rollup.build.build`). No pseudonym key
-is needed: a prefecture holds no personal data.
+county: `receive_unknown`) and the build (`record_build`, over `pipeline.rollup.build.build`),
+as pipeline/orchestration/assets/rollup.py does. No pseudonym key is needed: a prefecture
+holds no personal data.
 """
 
 from __future__ import annotations
@@ -85,7 +87,6 @@ def run_rollup(settings: Settings, progress: Progress | None = None,
 def _run(settings: Settings, reference: PrefectureReference, progress: Progress | None) -> RunOutcome:
     from pipeline.commands.status import record_run
     from pipeline.marts.catalog import indicator_ids
-    from pipeline.rollup.build import build
     from pipeline.rollup.receive import receive_county, receive_unknown, scan_inbox
     from pipeline.warehouse.connection import connect, table_exists
 
@@ -119,12 +120,10 @@ def _run(settings: Settings, reference: PrefectureReference, progress: Progress 
         fingerprint = _fingerprint(reference, received)
         rebuilt = bool(receipts) or _stored_fingerprint(con) != fingerprint
         if rebuilt:
-            build(con, reference, store)
-            con.execute(f"create or replace table {STATE_TABLE} (fingerprint varchar not null)")
-            con.execute(f"insert into {STATE_TABLE} values (?)", [fingerprint])
+            record_build(con, reference, store, fingerprint)
         if progress is not None:
             progress.advance()
-        lines = _summary(con, reference, received, receipts, rebuilt, settings) + _report(con, settings, rebuilt)
+        lines = _summary(con, reference, received, receipts, rebuilt, settings) + report_lines(con, settings, rebuilt)
         outcome = RunOutcome(True, lines)
         record_run(con, run_id, started, finished_at=datetime.now().replace(microsecond=0), success=True,
                    summary=outcome.text())
@@ -133,7 +132,7 @@ def _run(settings: Settings, reference: PrefectureReference, progress: Progress 
         con.close()
 
 
-def _report(con, settings: Settings, rebuilt: bool) -> list[str]:
+def report_lines(con, settings: Settings, rebuilt: bool) -> list[str]:
     """The prefecture's report of the latest month with a prefecture value
     (pipeline/report/prefecture.py), rendered when the figures were rebuilt or its PDF is missing."""
     from pipeline.report.prefecture import latest_prefecture_period, render_prefecture_report
@@ -146,6 +145,25 @@ def _report(con, settings: Settings, rebuilt: bool) -> list[str]:
         return [f"地市汇总报告（数据未变，未重新生成）：{pdf}"]
     result = render_prefecture_report(con, period, settings.reports, compiler=settings.compiler)
     return [f"地市汇总报告（{period}）：{result.pdf}", f"手机摘要：{result.card}"]
+
+
+def record_build(con, reference: PrefectureReference, store: Path, fingerprint: str | None = None) -> dict[str, int]:
+    """Build the prefecture's tables (`build.build`) and record what they were built from, so
+    that a later run with nothing new does not build again. The build step of `tuoyu run` and
+    the Dagster asset `rollup/prefecture_marts` alike. Refuses a county's warehouse."""
+    from pipeline.rollup.build import build
+    from pipeline.rollup.receive import CountyReceipts, current_manifest
+    from pipeline.warehouse.connection import table_exists
+
+    if table_exists(con, "audit", "load_log"):
+        raise ConfigError("这个数据仓库是县的数据仓库（有各县报表的载入记录），不能用于地市汇总。请为地市汇总另设 TUOYU_WAREHOUSE。")
+    if fingerprint is None:
+        fingerprint = _fingerprint(reference, {code: CountyReceipts(code, [], current_manifest(store, code))
+                                               for code in reference.county_codes})
+    counts = build(con, reference, store)
+    con.execute(f"create or replace table {STATE_TABLE} (fingerprint varchar not null)")
+    con.execute(f"insert into {STATE_TABLE} values (?)", [fingerprint])
+    return counts
 
 
 def _fingerprint(reference: PrefectureReference, received: dict[str, CountyReceipts]) -> str:
