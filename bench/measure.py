@@ -25,7 +25,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-STAGES = ("ingest", "validate", "indicators", "reports")
+STAGES = ("ingest", "validate", "indicators", "quality", "reports")
 
 # Step key prefixes of the tuoyu_pipeline job (asset keys joined by "__"; asset checks
 # are steps of their own, named after their asset) and the stage each belongs to.
@@ -34,6 +34,7 @@ _STAGE_OF_STEP = (
     ("staging__", "ingest"),
     ("audit__validated_extracts", "validate"),
     ("marts", "indicators"),
+    ("quality", "quality"),  # the quality step and its checks (quality_flag_checks)
     ("reports__", "reports"),
     ("published__", "reports"),
 )

@@ -132,6 +132,7 @@ STAGE_LABELS = {
     "ingest": "读取 ingest",
     "validate": "校验 validate",
     "indicators": "指标 indicators",
+    "quality": "数据核查 quality",
     "reports": "报告 report",
     "publish": "发布 publish",
 }
