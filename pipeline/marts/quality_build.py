@@ -56,6 +56,7 @@ class Plan:
     rates: bool  # rebuild marts.reporting_rates
     confirmations: bool  # bring `confirmed` up to date in the rows not rebuilt
     state: dict[str, str]  # to keep once the build is done (empty: keep none)
+    months: int = 0  # months of the calendar
 
     @property
     def nothing(self) -> bool:
@@ -66,6 +67,13 @@ class Plan:
 class Built:
     plan: Plan
     counts: dict[str, int] = field(default_factory=dict)  # row counts of the models built
+
+    @property
+    def flag_months(self) -> int:
+        """Months of marts.quality_flags rebuilt (a month gone from the calendar: emptied)."""
+        if "marts.quality_flags" not in self.counts:
+            return 0
+        return self.plan.months if self.plan.full else len(self.plan.periods)
 
 
 def models() -> list[sqlmodels.SqlModel]:
@@ -118,7 +126,7 @@ def plan(con: duckdb.DuckDBPyConnection, last: dict[str, str] | None, incrementa
     (`stored()`); None, empty or `incremental` False: everything."""
     current = inputs(con)
     calendar = [p for (p,) in con.execute("select period from marts.month_calendar order by period").fetchall()]
-    everything = Plan(True, tuple(calendar), True, True, current)
+    everything = Plan(True, tuple(calendar), True, True, current, len(calendar))
     tables_exist = all(table_exists(con, m.schema, m.name) for m in models())
     if (not incremental or not last or not current or not tables_exist
             or any(last.get(k) != current.get(k) for k in (months.GLOBAL_KEY, _VERSION_KEY))):
@@ -128,7 +136,7 @@ def plan(con: duckdb.DuckDBPyConnection, last: dict[str, str] | None, incrementa
     affected = {shift_month(p, n) for p in changed for n in range(after + 1)}
     periods = tuple(sorted(affected & (set(calendar) | {k for k in last if _is_month(k)})))
     return Plan(False, periods, last.get(LOAD_LOG_KEY) != current[LOAD_LOG_KEY],
-                last.get(CONFIRMATIONS_KEY) != current[CONFIRMATIONS_KEY], current)
+                last.get(CONFIRMATIONS_KEY) != current[CONFIRMATIONS_KEY], current, len(calendar))
 
 
 def _forget(con: duckdb.DuckDBPyConnection) -> None:
