@@ -105,7 +105,10 @@ def inputs(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return {
         **marts,
         _VERSION_KEY: _VERSION,
-        LOAD_LOG_KEY: _digest(con, "audit.load_log", "file_path, kind, period, sha256, status, loaded_at"),
+        # Not loaded_at (the time of writing: a rerun of the same deliveries keeps the same
+        # state): the first-seen times the reporting rates read change only with a row added
+        # or a status changed (a withdrawal), which the digest sees.
+        LOAD_LOG_KEY: _digest(con, "audit.load_log", "file_path, kind, period, sha256, status"),
         CONFIRMATIONS_KEY: _digest(con, "audit.quality_confirmations", "flag_key"),
     }
 
