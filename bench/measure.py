@@ -42,7 +42,8 @@ _STAGE_OF_STEP = (
     ("reports__", "reports"),
     ("published__", "reports"),
 )
-_FLAG_MONTHS = re.compile(r"quality review: flags of (?P<rebuilt>\d+) of (?P<months>\d+) month")
+# Dagster's console line (` - <step> - <message>`), not the progress display's copy of it.
+_FLAG_MONTHS = re.compile(r" - quality - quality review: flags of (?P<rebuilt>\d+) of (?P<months>\d+) month")
 _STEP_DONE = re.compile(r'Finished execution of step "(?P<step>[^"]+)" in (?P<duration>[0-9hms.]+)\.')
 _DURATION_PART = re.compile(r"(?P<value>\d+(?:\.\d+)?)(?P<unit>ms|h|m|s)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -100,9 +101,10 @@ def step_seconds(log_text: str) -> dict[str, float]:
 
 
 def flag_months(log_text: str) -> int | None:
-    """Months of flags the run's quality step rebuilt (None: no quality step logged it)."""
+    """Months of flags the run's quality step rebuilt (None: no quality step logged it; a
+    step retried: its last attempt)."""
     found = _FLAG_MONTHS.findall(log_text)
-    return sum(int(rebuilt) for rebuilt, _ in found) if found else None
+    return int(found[-1][0]) if found else None
 
 
 def stage_of(step: str) -> str:

@@ -28,6 +28,7 @@ def bench():
 
 LOG = """\
 2026-12-05 10:40:01 - dagster - DEBUG - tuoyu_pipeline - 1 - marts - STEP_SUCCESS - Finished execution of step "marts" in 706ms.
+10/14 数据核查 quality: quality review: flags of 1 of 62 month(s) rebuilt
 2026-12-05 10:40:01 - dagster - INFO - tuoyu_pipeline - 1 - quality - quality review: flags of 1 of 62 month(s) rebuilt
 2026-12-05 10:40:01 - dagster - DEBUG - tuoyu_pipeline - 1 - quality - STEP_SUCCESS - Finished execution of step "quality" in 1.2s.
 2026-12-05 10:40:01 - dagster - DEBUG - tuoyu_pipeline - 1 - quality_flag_checks - STEP_SUCCESS - Finished execution of step "quality_flag_checks" in 300ms.
