@@ -14,6 +14,10 @@ runs `tuoyu run` with TUOYU_LOG_LEVEL=DEBUG, which makes Dagster print
 `Finished execution of step "<key>" in <duration>.` for every step) and adds them up by
 stage. Whatever is not inside a step (interpreter start, imports, preflight, Dagster's
 own bookkeeping) is `other`.
+
+`flag_months` reads how many months of data-quality flags the quality step rebuilt (it
+logs `quality review: flags of N of M month(s) rebuilt`): a new month should rebuild its
+own flags only (issue 16).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-STAGES = ("ingest", "validate", "indicators", "reports")
+STAGES = ("ingest", "validate", "indicators", "quality", "reports")
 
 # Step key prefixes of the tuoyu_pipeline job (asset keys joined by "__"; asset checks
 # are steps of their own, named after their asset) and the stage each belongs to.
@@ -34,9 +38,12 @@ _STAGE_OF_STEP = (
     ("staging__", "ingest"),
     ("audit__validated_extracts", "validate"),
     ("marts", "indicators"),
+    ("quality", "quality"),  # the quality step and its checks (quality_flag_checks)
     ("reports__", "reports"),
     ("published__", "reports"),
 )
+# Dagster's console line (` - <step> - <message>`), not the progress display's copy of it.
+_FLAG_MONTHS = re.compile(r" - quality - quality review: flags of (?P<rebuilt>\d+) of (?P<months>\d+) month")
 _STEP_DONE = re.compile(r'Finished execution of step "(?P<step>[^"]+)" in (?P<duration>[0-9hms.]+)\.')
 _DURATION_PART = re.compile(r"(?P<value>\d+(?:\.\d+)?)(?P<unit>ms|h|m|s)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -68,6 +75,7 @@ class Measured:
     load_after: float
     others_cpu_share: float | None  # other processes' CPU over the machine's capacity meanwhile
     steps: dict[str, float] = field(default_factory=dict)
+    flag_months: int | None = None  # months of data-quality flags the quality step rebuilt
     stdout_tail: str = ""
 
     @property
@@ -90,6 +98,13 @@ def step_seconds(log_text: str) -> dict[str, float]:
     for match in _STEP_DONE.finditer(log_text):
         steps[match["step"]] = steps.get(match["step"], 0.0) + parse_duration(match["duration"])
     return steps
+
+
+def flag_months(log_text: str) -> int | None:
+    """Months of flags the run's quality step rebuilt (None: no quality step logged it; a
+    step retried: its last attempt)."""
+    found = _FLAG_MONTHS.findall(log_text)
+    return int(found[-1][0]) if found else None
 
 
 def stage_of(step: str) -> str:
@@ -144,5 +159,6 @@ def run_measured(command: list[str], *, env: dict[str, str], cwd: Path, log_dir:
         load_after=round(os.getloadavg()[0], 2),
         others_cpu_share=others,
         steps=step_seconds(stderr),
+        flag_months=flag_months(stderr),
         stdout_tail="\n".join(stdout.strip().splitlines()[-4:]),
     )

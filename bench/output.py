@@ -132,7 +132,7 @@ def summary_table(results: dict[str, Any], markdown: bool = False) -> str:
 def _target_rows(targets: list[dict[str, Any]]) -> list[list[str]]:
     rows = []
     for t in targets:
-        digits = 0 if t["unit"] == "MiB" else (2 if t["unit"] == "x" else 1)
+        digits = 0 if t["unit"] in ("MiB", "months") else (2 if t["unit"] == "x" else 1)
         rows.append([t["target"], f"≤ {_num(t['limit'], digits)} {t['unit']}",
                      "—" if t["figure"] is None else f"{_num(t['figure'], digits)} {t['unit']}", t["verdict"]])
     return rows
@@ -176,7 +176,8 @@ RSS). The sample is `tuoyu sample --scale N`; the backfill reads the 61 months b
 {results['months']['incremental']}, then a run with nothing new and the report of
 {results['months']['incremental']}. Stage seconds are the run's own Dagster step timings
 (ingest = reference + staging, validate = suites + file checks, indicators = marts + checks,
-reports = report + published copy); `other` is everything outside the steps (interpreter
+quality = the data-quality flags and reporting rates + their checks, reports = report +
+published copy); `other` is everything outside the steps (interpreter
 start, imports, preflight). The floor reads every file of the backfill's inbox as text with
 polars/fastexcel and writes the rows into a DuckDB file. Children run with a bytecode
 cache (`PYTHONPYCACHEPREFIX=bench/cache/pycache`), as an installed environment has.

@@ -28,7 +28,7 @@ def _measure(scale: int, measure: str, key: str, stage: str | None = None) -> Ca
         m = results["scales"].get(str(scale), {}).get("measures", {}).get(measure)
         if not m or m.get("exit_code") != 0:
             return None
-        return m["stages"].get(stage) if stage else m[key]
+        return m["stages"].get(stage) if stage else m.get(key)
     return figure
 
 
@@ -59,6 +59,13 @@ TARGETS = (
     Target("indicators, all months, scale 50 (backfill's indicators stage)", "s", 60,
            _measure(50, "backfill", "wall_s", stage="indicators")),
     Target("one report, scale 50 (whole `tuoyu report` process)", "s", 10, _measure(50, "report", "wall_s")),
+    # Issue 16: the data-quality review (the quality step and its checks).
+    Target("quality flags, all months, scale 50 (backfill's quality stage)", "s", 15,
+           _measure(50, "backfill", "wall_s", stage="quality")),
+    # "A new month adds only its own flags' cost": the incremental run rebuilds the flags
+    # of its own month and of no other (the quality stage's seconds are in the measures).
+    Target("quality, one new month, scale 50: months of flags rebuilt (incremental run)", "months", 1,
+           _measure(50, "incremental", "flag_months")),
 )
 
 

@@ -24,7 +24,7 @@ from pipeline.settings import DEFAULT_CRON
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 defs = load_definitions()  # as Dagster loads them
 JOB = defs.resolve_job_def("tuoyu_pipeline")
-STAGES = {"ingest", "validate", "indicators", "reports"}
+STAGES = {"ingest", "validate", "indicators", "quality", "reports"}
 
 
 # ---------------------------------------------------------------- schedule

@@ -127,7 +127,7 @@ def test_the_asset_checks_count_open_flags_and_preview_them(w):
 
 
 def test_one_non_blocking_dagster_check_per_check_id():
-    from pipeline.orchestration.assets.marts import quality_flag_checks
+    from pipeline.orchestration.assets.quality import quality_flag_checks
 
     specs = list(quality_flag_checks.check_specs)
     assert sorted(s.name for s in specs) == ["quality_area_jump", "quality_no_caregiver", "quality_out_series",

@@ -190,6 +190,7 @@ STAGE_LABELS = {
     "ingest": "读取",
     "validate": "校验",
     "indicators": "指标",
+    "quality": "数据核查",
     "reports": "报告",
     "publish": "发布",
 }

@@ -5,6 +5,10 @@ The SQL models of `sql/marts/` compute the handbook's 19 indicators
 module runs the models of `sql/marts/` in dependency order through `pipeline.warehouse.sql_models`
 and holds the checks that the Dagster asset checks call. It does not import Dagster.
 
+The models owned by the quality review (`-- owner: quality review`: the flags and the
+reporting rates, docs/quality.md) are a step of their own, after the others
+(pipeline/marts/quality_build.py); `build_marts` builds them last unless told not to.
+
 Each check returns `(passed, metadata)`: metadata holds the observed figures beside
 the threshold, and a few failing keys (indicator, month, area; never personal data).
 """
@@ -50,6 +54,19 @@ def marts_models(names: Iterable[str] | None = None, sql_dir: Path = sqlmodels.S
     return [m for m in models if m.name in wanted]
 
 
+# The `-- owner:` header of the quality review's models (docs/quality.md).
+QUALITY_OWNER = "quality review"
+
+
+def is_quality_model(model: sqlmodels.SqlModel) -> bool:
+    return model.owner is not None and model.owner.split("(")[0].strip() == QUALITY_OWNER
+
+
+def quality_models(sql_dir: Path = sqlmodels.SQL_DIR) -> list[str]:
+    """The quality review's models: built in a step of their own, after every other model."""
+    return [m.name for m in marts_models(sql_dir=sql_dir) if is_quality_model(m)]
+
+
 def indicator_models(sql_dir: Path = sqlmodels.SQL_DIR) -> list[str]:
     """The indicator models: the models of sql/marts that no other stage owns (a model kept
     here for another stage says so in its `-- owner:` header, as data_quality does)."""
@@ -66,24 +83,33 @@ def build_model(con: duckdb.DuckDBPyConnection, name: str, catalog_path: Path = 
 
 
 def build_marts(con: duckdb.DuckDBPyConnection, models: Iterable[str] | None = None,
-                catalog_path: Path = CATALOG_PATH, incremental: bool = False) -> dict[str, int]:
+                catalog_path: Path = CATALOG_PATH, incremental: bool = False,
+                quality: bool = True) -> dict[str, int]:
     """Build the models of sql/marts in dependency order; return row counts by table.
 
     `models` names the models to build (e.g. `indicator_models()`);
-    by default every model of sql/marts is built. Views are counted like tables.
+    by default every model of sql/marts is built: every model but the quality review's,
+    then (`quality`) the quality review's (`quality_build.build_quality`). The pipeline's
+    marts step passes `quality=False`: its quality step builds them. Views are counted like
+    tables.
     `incremental` (a build of every model): the per-month models rebuild only the months
     whose inputs changed since the last build (pipeline/marts/incremental.py); the others are
     rebuilt whole, as they are small.
     """
-    selected = marts_models(models)
     whole = models is None
+    selected = [m for m in marts_models() if not is_quality_model(m)] if whole else marts_models(models)
     last = months.stored(con) if incremental and whole else None
     if whole:
         months.forget(con)
     try:
-        return _build(con, selected, catalog_path, whole, last)
+        counts = _build(con, selected, catalog_path, whole, last)
     finally:
         months.set_build_periods(con, None)  # a later build of one model on this connection: every month
+    if whole and quality:
+        from pipeline.marts.quality_build import build_quality
+
+        counts.update(build_quality(con, catalog_path, incremental=incremental).counts)
+    return counts
 
 
 def _build(con: duckdb.DuckDBPyConnection, selected: list[sqlmodels.SqlModel], catalog_path: Path,

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipeline.orchestration.assets.marts import marts, marts_checks, quality_flag_checks
+from pipeline.orchestration.assets.marts import marts, marts_checks
+from pipeline.orchestration.assets.quality import quality, quality_flag_checks
 from pipeline.orchestration.assets.report import monthly_report, published_copy, report_by_month, report_months
 from pipeline.orchestration.assets.ingest import reference_tables, staged_extracts
 from pipeline.orchestration.assets.validate import validated_extracts, validation_checks
@@ -24,7 +25,7 @@ from pipeline.settings import Settings
 pipeline_job = dg.define_asset_job(
     "tuoyu_pipeline",
     selection=dg.AssetSelection.all() - dg.AssetSelection.assets(report_by_month),
-    description="Ingest new extracts, validate, compute indicators, render the report.",
+    description="Ingest new extracts, validate, compute indicators, review data quality, render the report.",
     # Transient failures (the warehouse briefly locked by a reader, a file still being
     # copied into the inbox) are retried; a second attempt of a clean step changes nothing.
     op_retry_policy=dg.RetryPolicy(max_retries=2, delay=15),
@@ -49,7 +50,7 @@ def build_definitions(settings: Settings, tuoyu: Tuoyu | TuoyuResource) -> dg.De
 
         return build_rollup_definitions(settings, tuoyu)
     return dg.Definitions(
-        assets=[reference_tables, staged_extracts, validated_extracts, marts, monthly_report, published_copy,
+        assets=[reference_tables, staged_extracts, validated_extracts, marts, quality, monthly_report, published_copy,
                 report_by_month],
         asset_checks=[*validation_checks, *marts_checks, quality_flag_checks],
         jobs=[pipeline_job, report_month_job],

@@ -1,5 +1,6 @@
 -- grain: one row per flag: check_id × period × institution (area checks: × area) × measure
 -- materialized: table
+-- incremental_by: period
 -- depends_on: marts.month_calendar, marts.operating_institutions, marts.institution_enrollment, marts.institution_staffing, marts.area_measures, staging.institutions, audit.current_files, audit.quality_confirmations, reference.areas, reference.quality_parameters
 -- owner: quality review (docs/quality.md): flags, not indicators
 --
@@ -24,10 +25,12 @@
 -- identifies the flagged figure in audit.quality_confirmations: a confirmation survives
 -- re-runs and revisions of other months; a revision changing the value opens a new flag.
 --
--- Built whole on every run (no incremental_by): a month's flags depend on up to 12 earlier
--- months, so a revised month changes the flags of the 12 after it, and a confirmation
--- changes `confirmed` without any month changing; the per-month tables it reads are
--- already incremental, and the whole build takes about a second at scale 50 (docs/quality.md).
+-- Built for the months pipeline/marts/quality_build.py names (the DuckDB variable
+-- tuoyu_build_periods; unset: every month): a month's flags read its own figures and those
+-- of up to `reach` = max(out_series_history_months, area_jump_months, 1) earlier months, so
+-- that module rebuilds a changed month and the `reach` months after it, and a new month
+-- costs its own flags only. `wanted` is the months built, `calendar` them and the months
+-- their checks look back on; every check reads its months through one of the two.
 
 with parameters as (
 
@@ -45,10 +48,29 @@ with parameters as (
 
 ),
 
-calendar as (
+wanted as (
 
     select period, month_index, has_institutions
     from marts.month_calendar
+    where getvariable('tuoyu_build_periods') is null                  -- every month
+       or list_contains(getvariable('tuoyu_build_periods'), period)   -- or those named
+
+),
+
+calendar as (
+
+    select all_months.period, all_months.month_index, all_months.has_institutions
+    from marts.month_calendar as all_months
+    cross join parameters
+    where getvariable('tuoyu_build_periods') is null
+       or exists (
+           select 1
+           from wanted
+           where all_months.month_index
+                 between wanted.month_index
+                         - greatest(parameters.out_series_history_months, parameters.area_jump_months, 1)
+                     and wanted.month_index
+       )
 
 ),
 
@@ -126,6 +148,8 @@ medians as (
         histories.history,
         list_median(histories.history) as med
     from histories
+    inner join wanted
+        on wanted.period = histories.period
     cross join parameters
     where len(histories.history) >= parameters.out_series_min_history
 
@@ -234,6 +258,8 @@ over_capacity_flags as (
             || cast(operating.places as varchar)
             || ' 个：请核实托位数是否填报偏低，或在托幼儿名单中是否有重复或已离园的幼儿。' as message_zh
     from marts.institution_enrollment as enrollment
+    inner join wanted
+        on wanted.period = enrollment.period
     inner join marts.operating_institutions as operating
         on operating.period = enrollment.period
         and operating.institution_id = enrollment.institution_id
@@ -256,6 +282,8 @@ no_caregiver_flags as (
         '有在托幼儿 ' || cast(enrollment.children as varchar)
             || ' 人，但从业人员表中没有该机构的保育人员：请核实是否漏报保育人员，或岗位是否填错。' as message_zh
     from marts.institution_enrollment as enrollment
+    inner join wanted
+        on wanted.period = enrollment.period
     inner join marts.institution_staffing as staffing
         on staffing.period = enrollment.period
         and staffing.institution_id = enrollment.institution_id
@@ -270,6 +298,8 @@ delivered as (
 
     select distinct institutions.period_file as period, institutions.institution_id
     from staging.institutions as institutions
+    inner join wanted
+        on wanted.period = institutions.period_file
     inner join audit.current_files as files
         on files.kind = 'institutions'
         and files.period = institutions.period_file
@@ -295,7 +325,7 @@ vanished_flags as (
     from marts.operating_institutions as operating
     inner join calendar as previous_month
         on previous_month.period = operating.period
-    inner join calendar
+    inner join wanted as calendar
         on calendar.month_index = previous_month.month_index + 1
     where calendar.has_institutions
       and not exists (
@@ -363,6 +393,8 @@ area_jumps as (
         area_means.present_months,
         parameters.area_jump_months
     from area_means
+    inner join wanted
+        on wanted.period = area_means.period
     cross join parameters
     where area_means.value is not null
       and area_means.present_months >= parameters.area_jump_min_present

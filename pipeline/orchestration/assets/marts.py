@@ -1,4 +1,5 @@
-"""Stage 3 — indicators: the SQL models of sql/marts, one Dagster asset per table."""
+"""Stage 3 — indicators: the SQL models of sql/marts, one Dagster asset per table (but the
+quality review's, a step of their own after these: assets/quality.py)."""
 
 
 import dagster as dg
@@ -6,12 +7,15 @@ import dagster as dg
 from pipeline.orchestration.assets.ingest import reference_tables
 from pipeline.orchestration.assets.validate import validated_extracts
 from pipeline.orchestration.resources import Tuoyu
+from pipeline.marts.build import is_quality_model
 from pipeline.warehouse.sql_models import load_models
 
 
 def _specs() -> list[dg.AssetSpec]:
     specs = []
     for model in load_models("marts"):
+        if is_quality_model(model):
+            continue
         deps = [dg.AssetKey(d.split(".")) for d in model.depends_on if d.startswith("marts.")]
         specs.append(dg.AssetSpec(
             key=dg.AssetKey([model.schema, model.name]),
@@ -23,12 +27,13 @@ def _specs() -> list[dg.AssetSpec]:
     return specs
 
 
-@dg.multi_asset(specs=_specs(), name="marts", description="Builds every table of sql/marts in order.")
+@dg.multi_asset(specs=_specs(), name="marts", description=(
+    "Builds the tables of sql/marts in order, but the quality review's (the quality step's)."))
 def marts(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[Tuoyu]):
     from pipeline.marts.build import build_marts
 
-    with tuoyu.connection() as con:
-        counts = build_marts(con, incremental=True)  # per-month tables: only the months that changed
+    with tuoyu.connection() as con:  # per-month tables: only the months that changed
+        counts = build_marts(con, incremental=True, quality=False)
     for table, rows in counts.items():
         yield dg.MaterializeResult(asset_key=dg.AssetKey(table.split(".")),
                                    metadata={"rows": rows if rows is not None else "view"})
@@ -69,29 +74,3 @@ marts_checks = [
     _marts_check("county_coverage_matches_towns", "check_town_coverage_consistent",
                  "The county's town coverage counts exactly the 镇街 rows that have institutions."),
 ]
-
-
-# One check per data-quality check id (docs/quality.md), on marts.quality_flags: never
-# blocking (a flag says what to verify, it changes no figure), WARN while a flag is open.
-_QUALITY_CHECK_NAMES = {"OUT-SERIES": "quality_out_series", "CON-OVERCAPACITY": "quality_over_capacity",
-                        "CON-NO-CAREGIVER": "quality_no_caregiver", "CON-VANISHED": "quality_vanished",
-                        "AREA-JUMP": "quality_area_jump"}
-
-
-@dg.multi_asset_check(
-    specs=[dg.AssetCheckSpec(name, asset=dg.AssetKey(["marts", "quality_flags"]), blocking=False,
-                             description=f"{check_id}: no open flag (docs/quality.md); count and a preview of the open ones.")
-           for check_id, name in _QUALITY_CHECK_NAMES.items()],
-    name="quality_flag_checks",
-    description="One non-blocking check per data-quality check id: open flags of marts.quality_flags.",
-)
-def quality_flag_checks(tuoyu: dg.ResourceParam[Tuoyu]):
-    from pipeline.marts.quality import open_flags_of_check
-
-    with tuoyu.connection() as con:
-        results = {check_id: open_flags_of_check(con, check_id) for check_id in _QUALITY_CHECK_NAMES}
-    for check_id, (passed, metadata, description) in results.items():
-        yield dg.AssetCheckResult(asset_key=dg.AssetKey(["marts", "quality_flags"]),
-                                  check_name=_QUALITY_CHECK_NAMES[check_id], passed=passed,
-                                  severity=dg.AssetCheckSeverity.WARN, description=description,
-                                  metadata=_json_safe(metadata))

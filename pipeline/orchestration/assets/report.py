@@ -1,14 +1,15 @@
-"""Stage 4 — reports: the monthly Chinese report, and the published copy for analysts."""
+"""Stage 5 — reports: the monthly Chinese report, and the published copy for analysts."""
 
 import base64
 
 import dagster as dg
 
 from pipeline.orchestration.assets.marts import marts
+from pipeline.orchestration.assets.quality import quality
 from pipeline.orchestration.resources import Tuoyu
 
 
-@dg.asset(group_name="reports", key=["reports", "monthly_report"], deps=list(marts.keys), description=(
+@dg.asset(group_name="reports", key=["reports", "monthly_report"], deps=[*marts.keys, *quality.keys], description=(
     "The month's report in TUOYU_REPORTS/YYYY-MM/: the PDF, one PNG per chart, a phone summary card "
     "and an XLSX of the tables. The month is the run's `tuoyu/period` tag (the schedule sets it), "
     "else the latest month with an institutions extract. Records what it published in "
@@ -88,7 +89,7 @@ report_months = dg.DynamicPartitionsDefinition(name="report_month")
 
 
 @dg.asset(group_name="reports", key=["reports", "by_month"], partitions_def=report_months,
-          deps=list(marts.keys), description=(
+          deps=[*marts.keys, *quality.keys], description=(
               "The report of one month (the partition), the same files as monthly_report: for "
               "regenerating a past month's report from the UI. `tuoyu report --period` does the same."))
 def report_by_month(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[Tuoyu]) -> dg.MaterializeResult:
