@@ -273,6 +273,13 @@ def test_definitions_load_as_dagster_loads_them():
     assert defs.resolve_job_def("tuoyu_pipeline") is not None
 
 
+def test_runs_from_the_ui_schedule_and_sensor_use_the_executor_of_tuoyu_run():
+    # `tuoyu run` executes in-process; a run the daemon launches uses the job's executor.
+    # Dagster's default (a process per step) made the sensor's runs five times slower.
+    for name in ("tuoyu_pipeline", "report_for_month"):
+        assert defs.resolve_job_def(name).executor_def.name == "in_process", name
+
+
 def test_every_asset_has_a_description_and_a_stage_group():
     specs = defs.resolve_all_asset_specs()
     assert specs
