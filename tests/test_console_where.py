@@ -134,6 +134,10 @@ def test_the_demo_refuses_an_inbox_with_a_foreign_file_and_changes_nothing(offic
     ("SQL 语法错误：Parser Error: syntax error at or near x", "SQL 语法错误：Parser Error: syntax error at or near x"),
     ("请设置 TUOYU_DEMO=1。", "请设置 TUOYU_DEMO=1。"),
     ("Only English here.", "Only English here."),
+    # the English sentence quotes a path with Chinese in it: still the maintainers' sentence
+    ("文件夹 /d/模板 不存在，未导出。请先建好文件夹。 Folder /d/模板 does not exist; make it first.",
+     "文件夹 /d/模板 不存在，未导出。请先建好文件夹。"),
+    ("中文（English words here）。还有中文。", "中文（English words here）。还有中文。"),
 ])
 def test_the_clerk_sees_the_chinese_sentence_only(message, shown):
     assert chinese_only(message) == shown

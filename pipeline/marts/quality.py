@@ -229,7 +229,7 @@ def format_flags(flags: list[dict[str, Any]], period: str | None, include_confir
     which = "数据核查提示" if include_confirmed else "待核实的数据核查提示"
     scope = f"{period} " if period else ""
     if not flags:
-        return f"{scope}没有{which}。No {'flags' if include_confirmed else 'open flags'}."
+        return f"{scope}没有{which}。"
     lines = [f"{scope}{which}（{len(flags)} 条）：",
              format_table(pl.DataFrame(flags_frame_rows(flags)), max_rows=len(flags), max_width=60)]
     if any(not f["confirmed"] for f in flags):
