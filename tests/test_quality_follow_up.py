@@ -139,3 +139,8 @@ def test_the_commands_without_a_warehouse(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TUOYU_WAREHOUSE", str(tmp_path / "none" / "warehouse.duckdb"))
     assert cli.main(["quality", "list"]) == 1
     assert "还不存在：请先运行 tuoyu run" in capsys.readouterr().err
+
+
+def test_no_flags_is_said_in_chinese_only():
+    assert format_flags([], "2024-06", False) == "2024-06 没有待核实的数据核查提示。"
+    assert format_flags([], None, True) == "没有数据核查提示。"
