@@ -1,0 +1,37 @@
+"""The office's other commands on a prefecture's reference folder (docs/rollup.md): `tuoyu
+sql` reads the prefecture's published copy; a county's commands (fix, export-bundle, …)
+say in Chinese that they are a county's, with exit code 2 and no traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.commands import cli
+from tests.rollup_fixtures import county_bundle, made
+from tests.test_rollup_run import prefecture_office  # noqa: F401  (fixture)
+
+
+@pytest.fixture
+def built(prefecture_office):  # noqa: F811
+    inbox = prefecture_office / "inbox"
+    for code in ("990101", "990102", "990103"):
+        county_bundle(inbox, code, {"2024-06": {"filing_rate": (8, 10)}}, made_at=made(1))
+    assert cli.main(["run"]) == 0
+    return prefecture_office
+
+
+def test_sql_reads_the_prefectures_published_copy(built, capsys):
+    capsys.readouterr()
+    assert cli.main(["sql", "select 区划代码, 数值 from marts.indicator_values_zh "
+                            "where 指标 = 'filing_rate' and 区划代码 = '990100'"]) == 0
+    assert "990100" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [["fix"], ["export-bundle"], ["withdraw", "托育机构", "2024-06"],
+                                     ["quality", "list"], ["check", "x.csv"], ["template"]])
+def test_a_countys_command_on_a_prefecture_says_so(built, capsys, command):
+    capsys.readouterr()
+    assert cli.main(command) == 2
+    err = capsys.readouterr().err
+    assert f"tuoyu {command[0]} 只用于县（市、区）的数据" in err and "地市汇总可用的命令" in err
+    assert "Traceback" not in err and "Error" not in err
