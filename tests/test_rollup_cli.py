@@ -35,3 +35,12 @@ def test_a_countys_command_on_a_prefecture_says_so(built, capsys, command):
     err = capsys.readouterr().err
     assert f"tuoyu {command[0]} 只用于县（市、区）的数据" in err and "地市汇总可用的命令" in err
     assert "Traceback" not in err and "Error" not in err
+
+
+def test_status_on_a_prefecture_lists_the_counties_bundles(built, capsys):
+    capsys.readouterr()
+    assert cli.main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "各县汇总包（地市汇总）" in out and "汇总包-990101-甲县" in out
+    assert "托育机构" not in out  # not a county's three extracts, "missing"
+    assert "最近一次运行" in out and "地市汇总完成" in out

@@ -164,7 +164,13 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.analysts.publish import published_database
     from pipeline.commands.status import status_command
 
+    from pipeline.rollup.run import is_prefecture_folder
+
     require_warehouse(settings.warehouse)
+    if is_prefecture_folder(settings.reference):  # the counties' bundles, not a county's extracts
+        from pipeline.rollup.status import prefecture_status_command
+
+        return prefecture_status_command(settings.warehouse, memory_limit=settings.memory_limit)
     return status_command(settings.warehouse, published_database(settings.warehouse),
                           through=args.through or last_full_month(), first=args.first,
                           memory_limit=settings.memory_limit, inbox=settings.inbox)
