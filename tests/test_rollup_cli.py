@@ -44,3 +44,10 @@ def test_status_on_a_prefecture_lists_the_counties_bundles(built, capsys):
     assert "各县汇总包（地市汇总）" in out and "汇总包-990101-甲县" in out
     assert "托育机构" not in out  # not a county's three extracts, "missing"
     assert "最近一次运行" in out and "地市汇总完成" in out
+
+
+def test_where_on_a_prefecture_names_it_and_needs_no_key(prefecture_office, capsys):  # noqa: F811
+    assert cli.main(["where"]) == 0
+    out = capsys.readouterr().out
+    assert "地市：990100 测试市，下级 3 个县级区划" in out and "假名化密钥：地市汇总不需要" in out
+    assert "无法读取" not in out and "请设置 TUOYU_PSEUDONYM_KEY" not in out
