@@ -538,6 +538,19 @@ def refuse_on_prefecture(args: argparse.Namespace, settings: Settings) -> None:
             f"{COUNTY_ONLY[args.command]}。地市汇总可用的命令：tuoyu run、status、report、sql、where、dev。")
 
 
+def require_demo(args: argparse.Namespace, settings: Settings) -> None:
+    """`tuoyu --demo <command>` before the demo was made: say how to make it (not "add --demo")."""
+    if not getattr(args, "demo_folder", False) or args.command in ("demo", "where", "sample", "template", "dev"):
+        return
+    if args.command == "sql" and args.examples:  # the list of examples needs no data
+        return
+    made = settings.inbox.is_dir() if args.command in ("run", "check") else settings.warehouse.is_file()
+    if not made:
+        raise ConfigError(f"还没有演示数据（{DEMO_DIR}）：请先运行 tuoyu demo（在项目目录下也可运行 make demo），"
+                          f"再用 tuoyu --demo {args.command}。用 tuoyu demo --dir 生成在别处的演示数据，"
+                          "请按 tuoyu demo 最后一行的提示设置 TUOYU_INBOX、TUOYU_WAREHOUSE 和 TUOYU_REPORTS 后查看。")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # a usage error: Chinese message, exit 2
     previous = os.umask(UMASK)  # kept across `tuoyu dev`'s exec of Dagster
@@ -545,6 +558,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = settings_of(args)
         _configure_logging(settings.log_level)
+        require_demo(args, settings)
         refuse_on_prefecture(args, settings)
         return args.func(args, settings)
     except ConfigError as exc:
