@@ -51,3 +51,18 @@ def test_where_on_a_prefecture_names_it_and_needs_no_key(prefecture_office, caps
     out = capsys.readouterr().out
     assert "地市：990100 测试市，下级 3 个县级区划" in out and "假名化密钥：地市汇总不需要" in out
     assert "无法读取" not in out and "请设置 TUOYU_PSEUDONYM_KEY" not in out
+
+
+def test_a_countys_run_on_the_prefectures_warehouse_is_refused_and_writes_nothing(built, monkeypatch, capsys):
+    from pipeline.reference import default_reference_folder
+
+    warehouse = built / "warehouse" / "warehouse.duckdb"
+    before = warehouse.read_bytes()
+    monkeypatch.setenv("TUOYU_REFERENCE", str(default_reference_folder()))  # a county's, same warehouse
+    monkeypatch.setenv("TUOYU_PSEUDONYM_KEY", "k3y-for-the-tests-0123456789abcdefghijkl")
+    (built / "inbox" / "托育机构_2024-06.csv").write_text("机构编码\nJG0001\n", encoding="utf-8")
+    capsys.readouterr()
+    assert cli.main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert "是地市汇总的数据仓库" in err and "TUOYU_REFERENCE" in err and "Traceback" not in err
+    assert warehouse.read_bytes() == before
