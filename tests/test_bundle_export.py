@@ -263,3 +263,17 @@ def test_export_bundle_refuses_the_inbox_as_its_folder(county, monkeypatch, caps
     assert cli.main(["export-bundle", "--out", str(settings.inbox)]) == 2
     assert "收件箱" in capsys.readouterr().err
     assert sorted(settings.inbox.rglob("*")) == before
+
+
+@pytest.mark.parametrize("name", ["已有的文件.txt", "汇总包.zip"])
+def test_export_bundle_out_naming_a_file_says_to_name_a_folder(county, tmp_path, monkeypatch, capsys, name):
+    settings, _, _ = county
+    for variable, value in settings.folders_environment().items():
+        monkeypatch.setenv(variable, value)
+    target = tmp_path / name
+    if name.endswith(".txt"):
+        target.write_text("x", encoding="utf-8")
+    assert cli.main(["export-bundle", "--out", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert "不存在" not in err and "文件夹" in err and f"--out {tmp_path}" in err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".zip") == []

@@ -223,3 +223,27 @@ def test_no_prefecture_value_no_report(tmp_path):
                 "select '1' as area_code, '某市' as area_name, null::varchar as parent_code")
     with pytest.raises(ValueError, match="还没有任何全市指标数值"):
         render_prefecture_report(con, None, tmp_path)
+
+
+def test_a_year_over_one_month_fits_its_column(office, ran):
+    con = _con(office)
+    try:
+        doc = build_prefecture_document(load_prefecture_data(con, "2025-01"), "统计局", None)
+    finally:
+        con.close()
+    # 2024-02 … 2025-01: 2025 spans one narrow month column, where "2025年" would wrap
+    assert doc.tables["receipts"].groups[-2] == ("2025", 1)
+    assert doc.tables["receipts"].groups[1] == ("2024年", 11)
+
+
+def test_a_rejection_reason_does_not_repeat_the_bundle_name():
+    from types import SimpleNamespace
+
+    from pipeline.report.prefecture import rejected_bundles_table
+
+    receipt = {"county_name": None, "bundle": "各县/空文件.zip", "received_at": None,
+               "message_zh": "汇总包 空文件.zip 无法使用：是空文件（0 字节，可能没有传完）。请该县重新生成。",
+               "status": "rejected"}
+    table = rejected_bundles_table(SimpleNamespace(receipts=[receipt]), 12)
+    assert table.rows[0][1] == "各县/空文件.zip"
+    assert table.rows[0][3] == "是空文件（0 字节，可能没有传完）。请该县重新生成。"

@@ -164,7 +164,13 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.analysts.publish import published_database
     from pipeline.commands.status import status_command
 
+    from pipeline.rollup.run import is_prefecture_folder
+
     require_warehouse(settings.warehouse)
+    if is_prefecture_folder(settings.reference):  # the counties' bundles, not a county's extracts
+        from pipeline.rollup.status import prefecture_status_command
+
+        return prefecture_status_command(settings.warehouse, memory_limit=settings.memory_limit)
     return status_command(settings.warehouse, published_database(settings.warehouse),
                           through=args.through or last_full_month(), first=args.first,
                           memory_limit=settings.memory_limit, inbox=settings.inbox)
@@ -511,6 +517,40 @@ def _error(exc: object) -> None:
     print(f"错误：{chinese_only(str(exc))}", file=sys.stderr)
 
 
+# The commands of a county's own data; on a prefecture's reference folder they say so.
+COUNTY_ONLY = {
+    "fix": "地市没有逐行数据，需要更正的数据行由各县用 tuoyu fix 查看",
+    "export-bundle": "地市不生成汇总包，而是接收各县的汇总包",
+    "withdraw": "汇总包不需要撤回：该县重新生成的汇总包会替换旧的",
+    "template": "报表模板由各县发给本县的报送单位",
+    "check": "各县的汇总包在 tuoyu run 时逐个检查",
+    "quality": "数据核查提示由各县核实；各县的数据质量见地市汇总报告",
+}
+
+
+def refuse_on_prefecture(args: argparse.Namespace, settings: Settings) -> None:
+    """A county's command on a prefecture's reference folder: say so, before anything is read."""
+    from pipeline.rollup.run import is_prefecture_folder
+
+    if args.command in COUNTY_ONLY and is_prefecture_folder(settings.reference):
+        raise ConfigError(
+            f"tuoyu {args.command} 只用于县（市、区）的数据：参考数据 {settings.reference} 是地市的（地市汇总），"
+            f"{COUNTY_ONLY[args.command]}。地市汇总可用的命令：tuoyu run、status、report、sql、where、dev。")
+
+
+def require_demo(args: argparse.Namespace, settings: Settings) -> None:
+    """`tuoyu --demo <command>` before the demo was made: say how to make it (not "add --demo")."""
+    if not getattr(args, "demo_folder", False) or args.command in ("demo", "where", "sample", "template", "dev"):
+        return
+    if args.command == "sql" and args.examples:  # the list of examples needs no data
+        return
+    made = settings.inbox.is_dir() if args.command in ("run", "check") else settings.warehouse.is_file()
+    if not made:
+        raise ConfigError(f"还没有演示数据（{DEMO_DIR}）：请先运行 tuoyu demo（在项目目录下也可运行 make demo），"
+                          f"再用 tuoyu --demo {args.command}。用 tuoyu demo --dir 生成在别处的演示数据，"
+                          "请按 tuoyu demo 最后一行的提示设置 TUOYU_INBOX、TUOYU_WAREHOUSE 和 TUOYU_REPORTS 后查看。")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # a usage error: Chinese message, exit 2
     previous = os.umask(UMASK)  # kept across `tuoyu dev`'s exec of Dagster
@@ -518,6 +558,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = settings_of(args)
         _configure_logging(settings.log_level)
+        require_demo(args, settings)
+        refuse_on_prefecture(args, settings)
         return args.func(args, settings)
     except ConfigError as exc:
         _error(exc)

@@ -59,6 +59,17 @@ def cannot_run(message: str) -> RunOutcome:
     return RunOutcome(False, [f"无法运行：{chinese_only(message)}"], EXIT_CANNOT_RUN)
 
 
+def refuse_prefecture_warehouse(con, settings: Settings) -> None:
+    """A prefecture's warehouse (it holds rollup.*) under a county's reference folder: no
+    county table is written into it (the rollup refuses a county's warehouse likewise)."""
+    from pipeline.warehouse.connection import table_exists
+
+    if table_exists(con, "rollup", "bundle_receipts") or table_exists(con, "rollup", "build_state"):
+        raise ConfigError(f"数据仓库 {settings.warehouse} 是地市汇总的数据仓库（各县汇总包的汇总），不能载入县的报表。"
+                          f"当前参考数据 {settings.reference} 是县的：地市汇总请把 TUOYU_REFERENCE 设为地市的参考数据文件夹；"
+                          "县的数据请另设 TUOYU_WAREHOUSE。数据仓库未作任何改动。")
+
+
 def preflight(settings: Settings) -> None:
     """Stop before anything is written when the run cannot complete."""
     from pipeline.reference import load_reference
@@ -72,6 +83,7 @@ def preflight(settings: Settings) -> None:
     if settings.warehouse.is_file():  # KeyMismatch: not the key of this warehouse's pseudonyms
         con = connect(settings.warehouse, read_only=True, memory_limit=settings.memory_limit)
         try:
+            refuse_prefecture_warehouse(con, settings)
             check_key(con, key, settings.warehouse, record=False)
         finally:
             con.close()

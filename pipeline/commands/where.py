@@ -31,6 +31,23 @@ def county_of(reference: Path | None) -> str:
     return f"{county['area_code']} {county['area_name']}"
 
 
+def prefecture_of(reference: Path | None) -> str | None:
+    """`370700 潍坊市，下级 12 个县级区划` when the folder is a prefecture's, else None."""
+    from pipeline.rollup.run import is_prefecture_folder
+
+    if not is_prefecture_folder(reference):
+        return None
+    from pipeline.reference import ReferenceDataError, load_prefecture_reference
+    from pipeline.zh import chinese_only
+
+    try:
+        prefecture = load_prefecture_reference(reference)
+    except ReferenceDataError as exc:
+        return f"地市的参考数据，但无法读取：{chinese_only(str(exc))}"
+    return (f"{prefecture.prefecture_code} {prefecture.prefecture_name}"
+            f"，下级 {len(prefecture.county_codes)} 个县级区划")
+
+
 def _state(path: Path, *, file: bool = False) -> str:
     if file:
         return "" if path.is_file() else "（还不存在：第一次 tuoyu run 时建立）"
@@ -60,6 +77,11 @@ def where_lines(settings: Settings, sources: dict[str, str]) -> list[str]:
          sources["reference"]),
     ]
     lines = [f"模式：{mode}", f"县（市、区）：{county}（参考数据中的 areas.csv）", ""]
+    prefecture = prefecture_of(settings.reference)
+    if prefecture is not None:  # a prefecture over its counties' bundles: no key, no extracts
+        lines[0:2] = ["模式：地市汇总（各县汇总包）", f"地市：{prefecture}（参考数据中的 areas.csv）"]
+        rows[0] = ("收件箱（各县汇总包）", *rows[0][1:])
+        key = "地市汇总不需要"
     for label, path, state, source in rows:
         lines.append(f"{label}：{path}{state}")
         lines.append(f"    来自：{source}")

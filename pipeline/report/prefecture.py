@@ -26,7 +26,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import duckdb
@@ -392,6 +392,8 @@ def receipt_table(data: PrefectureData, number: int) -> Table:
             years[-1] = (years[-1][0], years[-1][1] + 1)
         else:
             years.append((f"{m[:4]}年", 1))
+    # a year over one month's narrow column: "2025" fits it, "2025年" wraps to two lines
+    years = [(label[:4] if span == 1 else label, span) for label, span in years]
     notes = ["“有”：该县当前使用的汇总包含该月数据；“缺”：当前汇总包不含该月（请该县补报后重新生成汇总包）；"
              "“未收到”：尚未收到该县任何可用的汇总包。拒收的汇总包及原因见下表。"]
     return Table("汇总包接收", f"表{number}　各县汇总包接收情况（近{len(months)}个月）",
@@ -400,10 +402,17 @@ def receipt_table(data: PrefectureData, number: int) -> Table:
                  groups=[("", 2)] + years + [("", 1)], max_rows=MAX_COUNTY_ROWS)
 
 
+def _reason(receipt: dict) -> str:
+    """The rejection's message without its opening `汇总包 <name> 无法使用：`: the bundle has its own column."""
+    message = receipt["message_zh"] or ""
+    opening = f"汇总包 {PurePosixPath(receipt['bundle']).name} 无法使用："
+    return message.removeprefix(opening)
+
+
 def rejected_bundles_table(data: PrefectureData, number: int) -> Table:
     rejected = [r for r in data.receipts if r["status"] == "rejected"]
     rows = [[r["county_name"] or "（无法确定所属县）", r["bundle"],
-             r["received_at"].strftime("%Y-%m-%d %H:%M") if r["received_at"] else DASH, r["message_zh"] or ""]
+             r["received_at"].strftime("%Y-%m-%d %H:%M") if r["received_at"] else DASH, _reason(r)]
             for r in rejected]
     notes = ["拒收的汇总包整包不用，该县此前的汇总包继续使用；请该县按说明处理后重新生成并发送。"]
     if not rows:

@@ -171,6 +171,7 @@ def _members(path: Path) -> dict[str, bytes]:
                 raise BundleError(name, f"文件 {member} 过大（超过 {MAX_MEMBER_BYTES // 2**20} MB），不是汇总包")
             out[member] = file.read_bytes()
         return out
+    _refuse_non_zip(path)
     try:
         with zipfile.ZipFile(path) as archive:
             out = {}
@@ -188,6 +189,32 @@ def _members(path: Path) -> dict[str, bytes]:
             return out
     except (zipfile.BadZipFile, EOFError, OSError) as exc:
         raise BundleError(name, "不是完整的 zip 压缩包（可能没有传完，或已损坏）") from exc
+
+
+def file_head(path: Path, size: int = 16) -> bytes:
+    """The first bytes of a file: enough to tell a zip from anything else without reading it."""
+    with path.open("rb") as handle:
+        return handle.read(size)
+
+
+def is_warehouse_file(head: bytes) -> bool:
+    """A DuckDB database file (a county's warehouse holds personal data): `DUCK` at byte 8."""
+    return head[8:12] == b"DUCK"
+
+
+def _refuse_non_zip(path: Path) -> None:
+    """A file that is not a zip at all, said for what it is, read no further than its first bytes."""
+    head = file_head(path)
+    if not head:
+        raise BundleError(path.name, "是空文件（0 字节，可能没有传完）")
+    if is_warehouse_file(head):
+        raise BundleError(path.name, "这是数据仓库文件，不是汇总包，程序没有读取其中的数据",
+                          "数据仓库文件含个人数据，不要发送：请把它从收件箱删除，并请该县运行 tuoyu export-bundle，"
+                          "把生成的汇总包（.zip 文件）发来。")
+    if not head.startswith(b"PK"):
+        if path.name.lower().endswith(".zip"):
+            raise BundleError(path.name, "不是完整的 zip 压缩包（可能没有传完，或已损坏）")
+        raise BundleError(path.name, "不是 zip 压缩包（汇总包是 tuoyu export-bundle 生成的 .zip 文件）")
 
 
 def _manifest(name: str, data: bytes) -> Manifest:
@@ -236,6 +263,10 @@ def read_bundle(path: Path, indicator_ids: frozenset[str] | None = None) -> Bund
     name = path.name
     members = _members(path)
     if MANIFEST not in members:
+        inner = sorted(m for m in members if m.lower().endswith(".zip"))
+        if inner:
+            raise BundleError(name, f"压缩包里又是压缩包 {'、'.join(inner)}（汇总包被再压缩了一次）",
+                              f"请把里面的 {inner[0]} 取出来原样放入收件箱后重新运行 tuoyu run。")
         raise BundleError(name, "没有 manifest.json（不是 tuoyu export-bundle 生成的汇总包）")
     manifest_bytes = members.pop(MANIFEST)
     manifest = _manifest(name, manifest_bytes)

@@ -91,6 +91,12 @@ def _check_out_dir(out_dir: Path, protected: list[Path]) -> Path:
             raise BundleExportError(
                 f"不能把汇总包写到 {out_dir}：该位置在数据仓库、原始档案、发布副本或收件箱文件夹（{folder}）内。"
                 "请换一个文件夹，或不写 --out（默认写到报告文件夹下的 bundles 文件夹）。")
+    if resolved.exists() and not resolved.is_dir():
+        raise BundleExportError(f"{out_dir} 是一个文件，不是文件夹：--out 写汇总包要放入的文件夹（文件名由程序生成），"
+                                f"如 --out {resolved.parent}。")
+    if given.suffix.lower() == ".zip":
+        raise BundleExportError(f"--out 写汇总包要放入的文件夹，不写文件名（汇总包的文件名由程序生成）："
+                                f"请写 --out {given.parent}。")
     if not resolved.is_dir():
         raise BundleExportError(f"文件夹 {out_dir} 不存在（程序不会自动创建 --out 指定的文件夹）："
                                 "请先建好该文件夹，或换一个已有的文件夹。")

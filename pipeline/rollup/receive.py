@@ -28,12 +28,12 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from pipeline.marts.catalog import indicator_ids
 from pipeline.reference.load import PrefectureReference
-from pipeline.rollup.bundle_format import MANIFEST, Bundle, BundleError, _members, read_bundle
+from pipeline.rollup.bundle_format import MANIFEST, Bundle, BundleError, _members, file_head, read_bundle
 
 RECEIPTS = "receipts.jsonl"
 COUNTY_LOCK = ".receiving.lock"
@@ -44,6 +44,8 @@ VERSION_PREFIX = "v-"
 # statuses of a receipt (docs/rollup.md §5)
 ACCEPTED_STATUSES = ("current", "superseded", "unchanged")
 REJECTED = "rejected"
+# A bundle made later than this past the receiving machine's clock is refused: clocks drift a little.
+FUTURE_TOLERANCE = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -167,8 +169,14 @@ def _signature(path: Path) -> tuple[int, int]:
     return stat.st_size, stat.st_mtime_ns
 
 
+# What a file manager leaves in a folder by itself: never a bundle, never reported.
+_SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini"})
+
+
 def _bundle_paths(inbox: Path) -> Iterable[Path]:
-    """Every `.zip` and every folder holding manifest.json under the inbox (not inside one)."""
+    """Every file and every folder holding manifest.json under the inbox (not inside one).
+    A file is a bundle or a mistake (renamed, not a zip, a warehouse sent by error): each
+    is read, accepted or rejected with its message, so that nothing sent is passed over."""
     for root, dirs, files in os.walk(inbox):
         here = Path(root)
         if MANIFEST in files and here != inbox:
@@ -177,7 +185,7 @@ def _bundle_paths(inbox: Path) -> Iterable[Path]:
             continue
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            if name.lower().endswith(".zip") and not name.startswith("."):
+            if not name.startswith((".", "~$")) and name.lower() not in _SYSTEM_FILES:
                 yield here / name
 
 
@@ -187,6 +195,8 @@ def _manifest_county(path: Path) -> str | None:
     try:
         if path.is_dir():
             data = (path / MANIFEST).read_bytes()
+        elif not file_head(path).startswith(b"PK"):  # not a zip: never opened as one
+            return None
         else:
             with zipfile.ZipFile(path) as archive:
                 names = [i for i in archive.infolist() if i.filename.rsplit("/", 1)[-1] == MANIFEST]
@@ -278,6 +288,13 @@ def _receive_county(store_dir: Path, county_code: str, folder: Path, candidates:
             bundle = read_bundle(candidate.path, indicators)
             if bundle.manifest.county_code != county_code:  # changed since the scan
                 raise BundleError(candidate.path.name, f"清单中的县级区划代码为 {bundle.manifest.county_code}，不是 {county_code}")
+            if bundle.manifest.made_at > received_at + FUTURE_TOLERANCE:
+                # it would stay current until that date, whatever the county sends meanwhile
+                raise BundleError(candidate.path.name,
+                                  f"清单中的生成时间 {bundle.manifest.made_at:%Y-%m-%d %H:%M} 晚于本机当前时间 "
+                                  f"{received_at:%Y-%m-%d %H:%M}",
+                                  "该县电脑的日期可能设错了：请该县改正电脑日期后重新运行 tuoyu export-bundle 再发送"
+                                  "（如是本机日期错误，请改正本机日期后重新运行 tuoyu run）。")
         except BundleError as error:
             receipts.append(_receipt(candidate, REJECTED, received_at, county_code=county_code, message_zh=str(error)))
             continue

@@ -124,6 +124,7 @@ def _run(settings: Settings, reference: PrefectureReference, progress: Progress 
         if progress is not None:
             progress.advance()
         lines = _summary(con, reference, received, receipts, rebuilt, settings) + report_lines(con, settings, rebuilt)
+        lines += publish_lines(con, settings, rebuilt)
         outcome = RunOutcome(True, lines)
         record_run(con, run_id, started, finished_at=datetime.now().replace(microsecond=0), success=True,
                    summary=outcome.text())
@@ -145,6 +146,18 @@ def report_lines(con, settings: Settings, rebuilt: bool) -> list[str]:
         return [f"地市汇总报告（数据未变，未重新生成）：{pdf}"]
     result = render_prefecture_report(con, period, settings.reports, compiler=settings.compiler)
     return [f"地市汇总报告（{period}）：{result.pdf}", f"手机摘要：{result.card}"]
+
+
+def publish_lines(con, settings: Settings, rebuilt: bool) -> list[str]:
+    """The published copy (pipeline/analysts/publish.py) of the prefecture's warehouse, for
+    `tuoyu sql`, DuckDB and DBeaver: published again when the figures were rebuilt or it is
+    missing. A prefecture's warehouse holds no personal data; the same tables as a county's."""
+    from pipeline.analysts.publish import published_database, publish
+
+    database = published_database(settings.warehouse)
+    if rebuilt or not database.is_file():
+        database = publish(con, settings.warehouse)
+    return [f"发布副本（供 tuoyu sql、duckdb、DBeaver 查询）：{database}"]
 
 
 def record_build(con, reference: PrefectureReference, store: Path, fingerprint: str | None = None) -> dict[str, int]:

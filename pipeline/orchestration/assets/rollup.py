@@ -92,12 +92,13 @@ def rollup_assets(partitions: dg.StaticPartitionsDefinition) -> list[dg.AssetsDe
                   "warehouse, marts.indicator_values among them (pipeline/rollup/build.py). The one "
                   "writer of the warehouse; holds the run lock."))
     def prefecture_marts(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[Tuoyu]) -> dg.MaterializeResult:
-        from pipeline.rollup.run import bundle_store, record_build
+        from pipeline.rollup.run import bundle_store, publish_lines, record_build
 
         settings = tuoyu.settings()
         reference = _reference(settings)
         with tuoyu.connection() as con:
             counts = record_build(con, reference, bundle_store(settings))
+            publish_lines(con, settings, rebuilt=True)  # the copy `tuoyu sql` reads
         present = counts.get("rollup.county_periods", 0)
         return dg.MaterializeResult(metadata={
             "prefecture": f"{reference.prefecture_name} ({reference.prefecture_code})",
