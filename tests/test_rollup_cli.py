@@ -37,6 +37,14 @@ def test_a_countys_command_on_a_prefecture_says_so(built, capsys, command):
     assert "Traceback" not in err and "Error" not in err
 
 
+def test_a_countys_example_query_on_a_prefecture_points_at_its_own_tables(built, capsys):
+    capsys.readouterr()
+    assert cli.main(["sql", "--example", "places_per_1000_by_town"]) == 2
+    err = capsys.readouterr().err
+    assert "地市汇总没有这些表" in err and "marts.indicator_values_zh" in err
+    assert "Catalog Error" not in err and "Traceback" not in err
+
+
 def test_status_on_a_prefecture_lists_the_counties_bundles(built, capsys):
     capsys.readouterr()
     assert cli.main(["status"]) == 0

@@ -148,6 +148,14 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
 
     if not args.examples:
         require_warehouse(settings.warehouse)
+    if args.example:
+        from pipeline.rollup.run import is_prefecture_folder
+
+        if is_prefecture_folder(settings.reference):
+            raise ConfigError(
+                "示例查询（--example）是县的数据表上的查询，地市汇总没有这些表。地市汇总请直接查询，如 "
+                "tuoyu sql \"select * from marts.indicator_values_zh limit 20\"（全市和各县的指标）、"
+                "tuoyu sql \"select * from rollup.bundle_receipts\"（汇总包接收记录）。")
     fmt, output = "table", None
     for name in ("csv", "json", "xlsx"):
         value = getattr(args, name)
