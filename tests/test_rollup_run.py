@@ -5,6 +5,7 @@ a second run with nothing new says nothing is new."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -44,6 +45,11 @@ def test_run_on_a_prefecture_folder_receives_builds_and_says_so(prefecture_offic
     assert "月份：2024-06 至 2024-07，共 2 个月。" in out
     assert "乙市：缺 2024-07" in out
     assert "Traceback" not in out
+    # the run's log file, as a county's: its path is the summary's last line, the summary inside
+    log_line = out.strip().splitlines()[-1]
+    assert log_line.startswith("运行日志：")
+    log_text = Path(log_line.removeprefix("运行日志：")).read_text(encoding="utf-8")
+    assert "rollup run cli-" in log_text and "地市汇总完成：测试市（990100）" in log_text
 
     con = duckdb.connect(str(prefecture_office / "warehouse" / "warehouse.duckdb"), read_only=True)
     # 丙区 has no bundle: with the default share (every county) the prefecture has no June value

@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.commands.run import RunOutcome, cannot_run
+from pipeline.commands.run import RunOutcome, cannot_run, run_log
 from pipeline.settings import SQL_DIR, ConfigError, Settings
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from pipeline.commands.progress import Progress
@@ -70,7 +73,17 @@ def run_rollup(settings: Settings, progress: Progress | None = None,
         if not settings.inbox.is_dir():
             raise ConfigError(f"收件箱文件夹不存在：{settings.inbox}。请检查 TUOYU_INBOX（各县汇总包放在这里）。")
         with run_lock(settings.warehouse, settings.lock_wait, on_wait):
-            return _run(settings, reference, progress)
+            # The run's log file, as a county's run has one: the English and the details the
+            # terminal does not show (pipeline/commands/run.py run_log).
+            log_id = f"cli-{datetime.now():%Y%m%dT%H%M%S}-{os.getpid()}"
+            with run_log(settings.log_folder, log_id) as log_file:
+                log.info("rollup run %s: inbox %s, warehouse %s, reports %s, reference %s", log_id,
+                         settings.inbox, settings.warehouse, settings.reports, settings.reference)
+                outcome = _run(settings, reference, progress)
+                log.info("rollup run %s ended:\n%s", log_id, outcome.text())
+            if log_file is not None:
+                outcome.lines.append(f"运行日志：{log_file}")
+            return outcome
     except ReferenceDataError as exc:
         return cannot_run(_reference_message(exc))
     except (ConfigError, RunInProgress, WarehouseLocked) as exc:
