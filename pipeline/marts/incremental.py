@@ -109,11 +109,12 @@ def fingerprints(con: duckdb.DuckDBPyConnection, catalog_path: Path) -> dict[str
     return current
 
 
-def stored(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """The fingerprints kept by the last complete build (empty when there are none)."""
-    if not _exists(con, STATE_TABLE):
+def stored(con: duckdb.DuckDBPyConnection, table: str = STATE_TABLE) -> dict[str, str]:
+    """The fingerprints kept by the last complete build (empty when there are none). `table`:
+    the state table of a build (this module's, or the quality step's: pipeline/marts/quality_build.py)."""
+    if not _exists(con, table):
         return {}
-    return dict(con.execute(f"select key, fingerprint from {STATE_TABLE}").fetchall())
+    return dict(con.execute(f"select key, fingerprint from {table}").fetchall())
 
 
 def plan(con: duckdb.DuckDBPyConnection, models: list[sqlmodels.SqlModel], catalog_path: Path,
@@ -144,18 +145,18 @@ def set_build_periods(con: duckdb.DuckDBPyConnection, periods: tuple[str, ...] |
                 f"(select coalesce(list(period order by period), []::varchar[]) from {BUILD_PERIODS})")
 
 
-def forget(con: duckdb.DuckDBPyConnection) -> None:
+def forget(con: duckdb.DuckDBPyConnection, table: str = STATE_TABLE) -> None:
     """Before any table is touched: an interrupted build must leave no state behind."""
-    con.execute(f"create table if not exists {STATE_TABLE} (key varchar primary key, fingerprint varchar not null)")
-    con.execute(f"delete from {STATE_TABLE}")
+    con.execute(f"create table if not exists {table} (key varchar primary key, fingerprint varchar not null)")
+    con.execute(f"delete from {table}")
 
 
-def remember(con: duckdb.DuckDBPyConnection, fingerprints: dict[str, str]) -> None:
+def remember(con: duckdb.DuckDBPyConnection, fingerprints: dict[str, str], table: str = STATE_TABLE) -> None:
     """After the last table is built."""
     con.execute("begin transaction")
     try:
-        con.execute(f"delete from {STATE_TABLE}")
-        con.executemany(f"insert into {STATE_TABLE} values (?, ?)", sorted(fingerprints.items()))
+        con.execute(f"delete from {table}")
+        con.executemany(f"insert into {table} values (?, ?)", sorted(fingerprints.items()))
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

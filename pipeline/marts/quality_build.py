@@ -115,9 +115,7 @@ def inputs(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 def stored(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """The state kept by the last complete build (empty when there is none)."""
-    if not table_exists(con, *STATE_TABLE.split(".")):
-        return {}
-    return dict(con.execute(f"select key, fingerprint from {STATE_TABLE}").fetchall())
+    return months.stored(con, STATE_TABLE)
 
 
 def _is_month(key: str) -> bool:
@@ -142,22 +140,6 @@ def plan(con: duckdb.DuckDBPyConnection, last: dict[str, str] | None, incrementa
                 last.get(CONFIRMATIONS_KEY) != current[CONFIRMATIONS_KEY], current, len(calendar))
 
 
-def _forget(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"create table if not exists {STATE_TABLE} (key varchar primary key, fingerprint varchar not null)")
-    con.execute(f"delete from {STATE_TABLE}")
-
-
-def _remember(con: duckdb.DuckDBPyConnection, state: dict[str, str]) -> None:
-    con.execute("begin transaction")
-    try:
-        con.execute(f"delete from {STATE_TABLE}")
-        con.executemany(f"insert into {STATE_TABLE} values (?, ?)", sorted(state.items()))
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-
-
 def _update_confirmed(con: duckdb.DuckDBPyConnection) -> None:
     """`confirmed` as the model computes it, in the rows that were not rebuilt."""
     con.execute("""
@@ -177,7 +159,7 @@ def build_quality(con: duckdb.DuckDBPyConnection, catalog_path: Path = CATALOG_P
     built = Built(todo)
     if todo.nothing:
         return built
-    _forget(con)
+    months.forget(con, STATE_TABLE)
     params = model_params(catalog_path)
     try:
         for model in models():
@@ -199,5 +181,5 @@ def build_quality(con: duckdb.DuckDBPyConnection, catalog_path: Path = CATALOG_P
     finally:
         months.set_build_periods(con, None)
     if todo.state:
-        _remember(con, todo.state)
+        months.remember(con, todo.state, STATE_TABLE)
     return built

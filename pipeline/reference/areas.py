@@ -57,6 +57,22 @@ def _kind(path: Path, rows: list[tuple[int, dict[str, str]]]) -> str:
     return first[1] if first is not None else COUNTY
 
 
+def _check_code_and_name(fail, line: int, row: dict[str, str], first_line: dict[str, int]) -> None:
+    """The checks every row of an areas.csv passes, county's or prefecture's: a code of digits,
+    not seen before (`first_line` records where each code was), and a name."""
+    code = row["area_code"]
+    if not code:
+        fail(line, "区划代码为空", "area_code is empty")
+    if not code.isascii() or not code.isdigit():
+        fail(line, f"区划代码 {code} 不是数字", f"area_code {code} is not all digits")
+    if code in first_line:
+        fail(line, f"区划代码 {code} 重复（第 {first_line[code]} 行已有）",
+             f"duplicate area_code {code} (already on line {first_line[code]})")
+    first_line[code] = line
+    if not row["area_name"]:
+        fail(line, f"区划 {code} 没有名称", f"area_name is empty for {code}")
+
+
 def parse_areas(path: Path) -> pl.DataFrame:
     """The areas as a frame: the county's row first, then the 镇街 in file order."""
     rows = read_csv(path, AREA_COLUMNS)
@@ -78,16 +94,7 @@ def parse_areas(path: Path) -> pl.DataFrame:
         if towns > max_towns:
             fail(line, f"镇街超过 {max_towns:,} 个（本行是第 {towns:,} 个），超出合理范围",
                  f"more than {max_towns:,} 镇街 (this row is number {towns:,})")
-        if not code:
-            fail(line, "区划代码为空", "area_code is empty")
-        if not code.isascii() or not code.isdigit():
-            fail(line, f"区划代码 {code} 不是数字", f"area_code {code} is not all digits")
-        if code in first_line:
-            fail(line, f"区划代码 {code} 重复（第 {first_line[code]} 行已有）",
-                 f"duplicate area_code {code} (already on line {first_line[code]})")
-        first_line[code] = line
-        if not row["area_name"]:
-            fail(line, f"区划 {code} 没有名称", f"area_name is empty for {code}")
+        _check_code_and_name(fail, line, row, first_line)
         if not row["parent_code"]:
             if county is not None:
                 fail(line, f"有两个县级行（上级代码为空）：{county[1]['area_code']}（第 {county[0]} 行）和 {code}",
@@ -226,16 +233,7 @@ def parse_prefecture_areas(path: Path) -> pl.DataFrame:
         if counties > max_counties:
             fail(line, f"县级区划超过 {max_counties:,} 个（本行是第 {counties:,} 个），超出合理范围",
                  f"more than {max_counties:,} county-level divisions (this row is number {counties:,})")
-        if not code:
-            fail(line, "区划代码为空", "area_code is empty")
-        if not code.isascii() or not code.isdigit():
-            fail(line, f"区划代码 {code} 不是数字", f"area_code {code} is not all digits")
-        if code in first_line:
-            fail(line, f"区划代码 {code} 重复（第 {first_line[code]} 行已有）",
-                 f"duplicate area_code {code} (already on line {first_line[code]})")
-        first_line[code] = line
-        if not row["area_name"]:
-            fail(line, f"区划 {code} 没有名称", f"area_name is empty for {code}")
+        _check_code_and_name(fail, line, row, first_line)
         if not row["parent_code"]:
             if root is not None:
                 fail(line, f"有两个地市级行（上级代码为空）：{root[1]['area_code']}（第 {root[0]} 行）和 {code}",
