@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -37,6 +37,9 @@ from pipeline.report.formatting import (BEHIND_STATUSES, DASH, DASH_NOTE, STATUS
                                         fmt_target, fmt_value, rounded)
 from pipeline.report.tables import STATUS_NOTE, Table, change, name_with_unit, num, status_cell
 from pipeline.settings import PROJECT_DIR
+
+if TYPE_CHECKING:
+    from pipeline.report.render import ReportResult
 
 log = logging.getLogger(__name__)
 
@@ -586,22 +589,11 @@ def _typst_data(doc, mode: str, chart_paths: dict[str, str]) -> dict:
     }
 
 
-@dataclass(frozen=True)
-class PrefectureReportResult:
-    period: str
-    directory: Path
-    pdf: Path
-    charts: list[Path]
-    card: Path
-    xlsx: Path
-    seconds: float
-
-
 def render_prefecture_report(con: duckdb.DuckDBPyConnection, period: str | None, out_dir: Path, *,
-                             compiler: str = "统计局", generated_on: date | None = None) -> PrefectureReportResult:
+                             compiler: str = "统计局", generated_on: date | None = None) -> ReportResult:
     """Render the prefecture's report of `period` (default: the latest month with a prefecture
     value) into `out_dir/<period>/`. Reads the warehouse only."""
-    from pipeline.report.render import compile_typst, write_report_files
+    from pipeline.report.render import ReportResult, compile_typst, write_report_files
     from pipeline.report.workbook import build_workbook
 
     started = time.perf_counter()
@@ -620,4 +612,5 @@ def render_prefecture_report(con: duckdb.DuckDBPyConnection, period: str | None,
         Path(out_dir) / period, period, pdf=pdf, card=card, workbook=workbook, pngs=pngs)
     seconds = time.perf_counter() - started
     log.info("prefecture report %s written to %s in %.2f s", period, target, seconds)
-    return PrefectureReportResult(period, target, pdf_path, chart_files, card_path, xlsx_path, seconds)
+    # the county's result; no revised values: the prefecture's report lists no revisions (docs/rollup.md §7)
+    return ReportResult(period, target, pdf_path, chart_files, card_path, xlsx_path, 0, seconds)

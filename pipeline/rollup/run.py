@@ -75,12 +75,13 @@ def run_rollup(settings: Settings, progress: Progress | None = None,
         with run_lock(settings.warehouse, settings.lock_wait, on_wait):
             # The run's log file, as a county's run has one: the English and the details the
             # terminal does not show (pipeline/commands/run.py run_log).
-            log_id = f"cli-{datetime.now():%Y%m%dT%H%M%S}-{os.getpid()}"
-            with run_log(settings.log_folder, log_id) as log_file:
-                log.info("rollup run %s: inbox %s, warehouse %s, reports %s, reference %s", log_id,
+            started = datetime.now().replace(microsecond=0)
+            run_id = f"cli-{started:%Y%m%dT%H%M%S}-{os.getpid()}"  # the log's name and audit.runs' id
+            with run_log(settings.log_folder, run_id) as log_file:
+                log.info("rollup run %s: inbox %s, warehouse %s, reports %s, reference %s", run_id,
                          settings.inbox, settings.warehouse, settings.reports, settings.reference)
-                outcome = _run(settings, reference, progress)
-                log.info("rollup run %s ended:\n%s", log_id, outcome.text())
+                outcome = _run(settings, reference, progress, run_id, started)
+                log.info("rollup run %s ended:\n%s", run_id, outcome.text())
             if log_file is not None:
                 outcome.lines.append(f"运行日志：{log_file}")
             return outcome
@@ -97,7 +98,8 @@ def run_rollup(settings: Settings, progress: Progress | None = None,
         return cannot_run(str(fault))
 
 
-def _run(settings: Settings, reference: PrefectureReference, progress: Progress | None) -> RunOutcome:
+def _run(settings: Settings, reference: PrefectureReference, progress: Progress | None, run_id: str,
+         started: datetime) -> RunOutcome:
     from pipeline.commands.status import record_run
     from pipeline.marts.catalog import indicator_ids
     from pipeline.rollup.receive import receive_county, receive_unknown, scan_inbox
@@ -108,8 +110,6 @@ def _run(settings: Settings, reference: PrefectureReference, progress: Progress 
         if table_exists(con, "audit", "load_log"):
             raise ConfigError(f"数据仓库 {settings.warehouse} 是县的数据仓库（有各县报表的载入记录），不能用于地市汇总。"
                               "请为地市汇总另设 TUOYU_WAREHOUSE。")
-        started = datetime.now().replace(microsecond=0)
-        run_id = f"cli-{started:%Y%m%dT%H%M%S}-{os.getpid()}"
         record_run(con, run_id, started)
         store = bundle_store(settings)
         counties = reference.county_codes
