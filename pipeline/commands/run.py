@@ -70,6 +70,18 @@ def refuse_prefecture_warehouse(con, settings: Settings) -> None:
                           "县的数据请另设 TUOYU_WAREHOUSE。数据仓库未作任何改动。")
 
 
+def machine_fault(exc: Exception, settings: Settings) -> RunOutcome:
+    """A fault of the machine met by a run (a full disk, a folder not writable, a corrupt
+    warehouse: pipeline/warehouse/faults.py) as the one sentence that says it; anything else
+    is raised again."""
+    from pipeline.warehouse.faults import explain
+
+    fault = explain(exc, warehouse=settings.warehouse)
+    if fault is None:
+        raise exc
+    return cannot_run(str(fault))
+
+
 def preflight(settings: Settings) -> None:
     """Stop before anything is written when the run cannot complete."""
     from pipeline.reference import load_reference
@@ -108,12 +120,7 @@ def run_pipeline(settings: Settings, *, progress: Progress | None = None,
     except (ConfigError, RunInProgress) as exc:
         return cannot_run(str(exc))
     except Exception as exc:  # a full disk, a folder not writable, a corrupt warehouse: said plainly
-        from pipeline.warehouse.faults import explain
-
-        fault = explain(exc, warehouse=settings.warehouse)
-        if fault is None:
-            raise
-        return cannot_run(str(fault))
+        return machine_fault(exc, settings)
 
 
 def _run_pipeline(settings: Settings, lock: RunLock, progress: Progress | None) -> RunOutcome:

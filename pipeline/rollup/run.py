@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.commands.run import RunOutcome, cannot_run, run_log
+from pipeline.commands.run import RunOutcome, cannot_run, machine_fault, run_log
 from pipeline.settings import SQL_DIR, ConfigError, Settings
 
 log = logging.getLogger(__name__)
@@ -90,12 +90,7 @@ def run_rollup(settings: Settings, progress: Progress | None = None,
     except (ConfigError, RunInProgress, WarehouseLocked) as exc:
         return cannot_run(str(exc))
     except Exception as exc:  # a full disk, a folder not writable, a corrupt warehouse: said plainly
-        from pipeline.warehouse.faults import explain
-
-        fault = explain(exc, warehouse=settings.warehouse)
-        if fault is None:
-            raise
-        return cannot_run(str(fault))
+        return machine_fault(exc, settings)
 
 
 def _run(settings: Settings, reference: PrefectureReference, progress: Progress | None, run_id: str,
