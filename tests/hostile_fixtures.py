@@ -20,10 +20,16 @@ audit compare against: made once per test session.
 
 from __future__ import annotations
 
+import atexit
+import io
+import json
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zipfile
@@ -215,12 +221,14 @@ def run_tuoyu(env: dict[str, str], *, argv: list[str] | None = None, timeout: fl
     """Run `tuoyu run` (or `argv`) in a new process group; stdout and stderr together.
 
     `kill_after` seconds after the start, or when `on_line(seconds, line, kill)` calls
-    `kill()`, the whole process group gets SIGKILL at once.
+    `kill()`, the whole process group gets SIGKILL at once. The console script and
+    `python -c CODE` are forked from the warm server (tests/warm_server.py); anything else
+    is started as it is.
     """
     argv = argv or [str(TUOYU), "run"]
     started = time.monotonic()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True, cwd=env.get("TUOYU_TEST_CWD"))
+    cwd = env.get("TUOYU_TEST_CWD")
+    proc = warm_start(argv, env, cwd) or _ColdProcess(argv, env, cwd)
     killed = threading.Event()
 
     def kill() -> None:
@@ -228,8 +236,11 @@ def run_tuoyu(env: dict[str, str], *, argv: list[str] | None = None, timeout: fl
             killed.set()
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            except ProcessLookupError:  # a warm child not yet in its own group, or gone
+                try:
+                    os.kill(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
     timer = threading.Timer(timeout if kill_after is None else min(timeout, kill_after), kill)
     timer.start()
@@ -241,15 +252,151 @@ def run_tuoyu(env: dict[str, str], *, argv: list[str] | None = None, timeout: fl
             lines.append((at, line))
             if on_line is not None:
                 on_line(at, line, kill)
-        # wait4, not proc.wait(): the process's own peak memory comes with its exit status
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        returncode, maxrss_kb = proc.wait()
     finally:
         timer.cancel()
         proc.stdout.close()
-    return RunOutput(proc.returncode, "\n".join(line for _, line in lines),
-                     time.monotonic() - started, killed.is_set() or proc.returncode == -signal.SIGKILL, lines,
-                     usage.ru_maxrss / 1024)  # Linux reports kilobytes
+    return RunOutput(returncode, "\n".join(line for _, line in lines),
+                     time.monotonic() - started, killed.is_set() or returncode == -signal.SIGKILL, lines,
+                     maxrss_kb / 1024)  # Linux reports kilobytes
+
+
+class _ColdProcess:
+    """A process started as it is (subprocess), in a new session."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: str | None) -> None:
+        self._proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      start_new_session=True, cwd=cwd)
+        self.pid, self.stdout = self._proc.pid, self._proc.stdout
+
+    def wait(self) -> tuple[int, int]:
+        """(exit code, peak resident set in kB): wait4, not Popen.wait(), for the latter."""
+        _, status, usage = os.wait4(self.pid, 0)
+        self._proc.returncode = os.waitstatus_to_exitcode(status)
+        return self._proc.returncode, usage.ru_maxrss
+
+
+class _WarmProcess:
+    """A child of the warm server: its pid, its output pipe(s), and the server's word on its end."""
+
+    def __init__(self, connection: socket.socket, pid: int, pipes: list) -> None:
+        self._connection, self.pid, self.pipes = connection, pid, pipes
+        self.stdout = pipes[0]
+        self.returncode: int | None = None
+        self.maxrss_kb = 0
+
+    def _end(self, block: bool) -> bool:
+        """Read the server's word on the child's end (at most once); False: not yet."""
+        if self.returncode is not None:
+            return True
+        if not block and not select.select([self._connection], [], [], 0)[0]:
+            return False
+        try:
+            message = self._connection.recv(1 << 16)
+        finally:
+            self._connection.close()
+        if not message:
+            raise RuntimeError("the warm server ended before reporting its child's exit")
+        end = json.loads(message)
+        self.returncode, self.maxrss_kb = end["returncode"], end["maxrss_kb"]
+        return True
+
+    def wait(self) -> tuple[int, int]:
+        self._end(block=True)
+        return self.returncode, self.maxrss_kb
+
+
+class WarmPopen(_WarmProcess):
+    """The parts of subprocess.Popen (text mode, stdout and stderr apart) that
+    tests/test_concurrency.py uses, for a child of the warm server."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: str | Path) -> None:
+        started = warm_start(argv, env, str(cwd), outputs=2)
+        if started is None:
+            raise ValueError(f"not a command the warm server runs: {argv}")
+        self.__dict__.update(started.__dict__)
+        self.stdout, self.stderr = (io.TextIOWrapper(pipe, encoding="utf-8") for pipe in self.pipes)
+
+    def poll(self) -> int | None:
+        self._end(block=False)
+        return self.returncode
+
+    def send_signal(self, number: int) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, number)
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        texts: dict[int, str] = {}
+        readers = [threading.Thread(target=lambda i=i, pipe=pipe: texts.__setitem__(i, pipe.read()), daemon=True)
+                   for i, pipe in enumerate((self.stdout, self.stderr))]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join(timeout)
+            if reader.is_alive():
+                raise subprocess.TimeoutExpired(self.pid, timeout)
+        self.wait()
+        self.stdout.close()
+        self.stderr.close()
+        return texts[0], texts[1]
+
+
+_warm_lock = threading.Lock()
+_warm: dict[str, object] = {}
+
+
+def _warm_socket() -> str:
+    """The warm server of this test process (started on first use), by its socket path."""
+    with _warm_lock:
+        server = _warm.get("server")
+        if server is None or server.poll() is not None:
+            folder = tempfile.mkdtemp(prefix="tuoyu-warm-")
+            path = os.path.join(folder, "socket")
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("TUOYU_", "DAGSTER_"))}
+            server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("warm_server.py")), path],
+                                      env={**env, "PYTHONUNBUFFERED": "1"}, stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, text=True)
+            ready = server.stdout.readline().strip()
+            if ready != "ready":
+                server.kill()
+                raise RuntimeError(f"the warm server did not start: {ready!r}")
+            _warm.update(server=server, path=path)
+            atexit.register(server.stdin.close)  # the server ends when its input closes
+        return _warm["path"]
+
+
+def warm_start(argv: list[str], env: dict[str, str], cwd: str | None, outputs: int = 1) -> _WarmProcess | None:
+    """Fork `argv` from the warm server when it is the console script, `python -c` or
+    `python -m pipeline.commands.cli`; `outputs` 1: stdout and stderr on one pipe, 2: apart."""
+    if argv[0] == str(TUOYU):
+        code, args = None, [str(TUOYU), *argv[1:]]
+    elif argv[:3] == [sys.executable, "-m", "pipeline.commands.cli"]:
+        code, args = None, [str(TUOYU), *argv[3:]]
+    elif argv[:2] == [sys.executable, "-c"]:
+        code, args = argv[2], ["-c", *argv[3:]]
+    else:
+        return None
+    pipes = [os.pipe() for _ in range(outputs)]
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        connection.connect(_warm_socket())
+        request = {"argv": args, "code": code, "env": env, "cwd": cwd or os.getcwd()}
+        socket.send_fds(connection, [json.dumps(request).encode()], [write for _, write in pipes])
+    except BaseException:
+        for read, _ in pipes:
+            os.close(read)
+        connection.close()
+        raise
+    finally:
+        for _, write in pipes:
+            os.close(write)
+    reply = connection.recv(1 << 16)
+    if not reply:
+        for read, _ in pipes:
+            os.close(read)
+        connection.close()
+        raise RuntimeError("the warm server did not fork the run")
+    return _WarmProcess(connection, json.loads(reply)["pid"], [os.fdopen(read, "rb") for read, _ in pipes])
 
 
 @dataclass(frozen=True)

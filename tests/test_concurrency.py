@@ -1,8 +1,8 @@
 """One writer at a time: two `tuoyu run` at once, a run that gives up at once, a killed run's
 lock, and an analyst's connection on the published copy held open while runs crash and complete.
 
-The runs are real processes (`python -m pipeline.commands.cli run`) on a three-month sample inbox in
-demo mode. A run takes 15–30 s here, so the runs are shared by module-scoped fixtures:
+The runs are real processes (`python -m pipeline.commands.cli run`, forked from the warm
+server of tests/warm_server.py) on a three-month sample inbox in demo mode. A run takes 15–30 s here, so the runs are shared by module-scoped fixtures:
 `single_run` (one run, with a second one refused meanwhile) and `two_runs` (two started
 together), and the analyst test adds one more month to `two_runs`' warehouse.
 """
@@ -28,6 +28,7 @@ from pipeline.warehouse.lock import RunInProgress, lock_path, run_lock
 from pipeline.analysts.publish import published_database
 from pipeline.reference import default_reference_folder
 from pipeline.sample import generate_test_sample
+from tests.hostile_fixtures import WarmPopen
 
 pytestmark = pytest.mark.heavy(seconds=35)
 
@@ -60,15 +61,13 @@ def _workspace(base: Path, sample: Path) -> dict[str, str]:
     return env
 
 
-def _start(env: dict[str, str], **extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "pipeline.commands.cli", "run"], env={**env, **extra},
-        cwd=Path(env["TUOYU_INBOX"]).parent,  # no .env of the working copy
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+def _start(env: dict[str, str], **extra: str) -> WarmPopen:
+    """`python -m pipeline.commands.cli run`, forked from the warm server (a process of its own)."""
+    return WarmPopen([sys.executable, "-m", "pipeline.commands.cli", "run"], {**env, **extra},
+                     cwd=Path(env["TUOYU_INBOX"]).parent)  # no .env of the working copy
 
 
-def _finish(proc: subprocess.Popen) -> tuple[int, str, str]:
+def _finish(proc: WarmPopen) -> tuple[int, str, str]:
     out, err = proc.communicate(timeout=RUN_TIMEOUT)
     return proc.returncode, out, err
 
@@ -77,7 +76,7 @@ def _warehouse(env: dict[str, str]) -> Path:
     return Path(env["TUOYU_WAREHOUSE"])
 
 
-def _wait_until_locked_by(proc: subprocess.Popen, warehouse: Path, timeout: float = 60) -> None:
+def _wait_until_locked_by(proc: WarmPopen, warehouse: Path, timeout: float = 60) -> None:
     """Until `proc` holds the run lock: the holder writes its pid into the lock file. (Reading
     the file, not trying the lock, so that the probe never takes the lock itself.)"""
     deadline = time.monotonic() + timeout
@@ -91,7 +90,7 @@ def _wait_until_locked_by(proc: subprocess.Popen, warehouse: Path, timeout: floa
     raise AssertionError("the run never took the lock")
 
 
-def _kill_at(proc: subprocess.Popen, text: str) -> None:
+def _kill_at(proc: WarmPopen, text: str) -> None:
     """SIGKILL `proc` as soon as its progress lines (stderr) show `text`."""
     for line in proc.stderr:
         if text in line:

@@ -13,7 +13,7 @@ How each fault is made:
   ENOSPC; counting its calls shows the step was not retried.
 - a read-only folder: `chmod 0555` when the tests run as an ordinary user; as root (whom
   chmod does not stop) a read-only bind mount in a mount namespace of the run's own
-  (`unshare -m`), a real read-only file system; where neither is possible, the writes under
+  (unshare(2), as `unshare -m` does), a real read-only file system; where neither is possible, the writes under
   the folder are made to fail with EROFS in-process (`_read_only`).
 - corrupt files: random bytes over the whole warehouse, over its middle (DuckDB's checksum
   error, whose "block" once read as "lock": "the warehouse is in use"), over the published
@@ -38,7 +38,7 @@ import pytest
 
 from pipeline.commands import cli
 from pipeline.warehouse.faults import CORRUPT_WAREHOUSE, DISK_FULL, NOT_WRITABLE, explain
-from tests.hostile_fixtures import TUOYU, good_institutions, run_tuoyu, tuoyu_env
+from tests.hostile_fixtures import good_institutions, run_tuoyu, tuoyu_env
 
 pytestmark = pytest.mark.heavy(seconds=240)
 
@@ -135,9 +135,10 @@ def test_other_errors_are_not_faults():
 # ---------------------------------------------------------------- a full disk
 
 
-# `tuoyu run` with its files limited to 200 kB: the limit is set, then tuoyu is exec'd.
-SMALL_DISK = ("import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000)); "
-              "os.execv(sys.argv[1], sys.argv[1:])")
+# `tuoyu run` with its files limited to 200 kB: the limit is set, then the console script's
+# main runs. (Python ignores SIGXFSZ: a write past the limit fails with EFBIG.)
+SMALL_DISK = ("import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000)); "
+              "from pipeline.commands.cli import main; sys.exit(main(sys.argv[1:]))")
 
 
 def test_a_full_disk_stops_the_run_with_one_sentence(office):
@@ -145,7 +146,7 @@ def test_a_full_disk_stops_the_run_with_one_sentence(office):
     fills up during the run. Then, with the space back, the next run completes."""
     _july(office)
     env = tuoyu_env(office / "inbox", office / "out", key=None)
-    result = run_tuoyu(env, argv=[sys.executable, "-c", SMALL_DISK, str(TUOYU), "run"], timeout=300)
+    result = run_tuoyu(env, argv=[sys.executable, "-c", SMALL_DISK, "run"], timeout=300)
     assert result.returncode == 2, result.output[-3000:]
     _one_sentence(result.output, DISK_FULL_ZH)
     assert "然后重新运行 tuoyu run" in result.output
@@ -178,6 +179,21 @@ def test_a_full_disk_while_writing_the_report_is_not_retried(office, monkeypatch
 # ---------------------------------------------------------------- a folder that cannot be written
 
 
+# `tuoyu run` in a mount namespace of its own (what `unshare -m` does: unshare(2), then no
+# mount propagates back) in which the folder sys.argv[1] is bound read-only on itself.
+READ_ONLY_MOUNT = """
+import ctypes, os, subprocess, sys
+if ctypes.CDLL(None, use_errno=True).unshare(0x00020000) != 0:  # CLONE_NEWNS
+    raise OSError(ctypes.get_errno(), "unshare")
+folder = sys.argv[1]
+for command in (["mount", "--make-rprivate", "/"], ["mount", "--bind", folder, folder],
+                ["mount", "-o", "remount,ro,bind", folder, folder]):
+    subprocess.run(command, check=True)
+from pipeline.commands.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
 @functools.cache
 def _can_mount_read_only() -> bool:
     probe = Path(tempfile.mkdtemp())
@@ -207,9 +223,7 @@ def _read_only(folder: Path, env: dict[str, str], monkeypatch, capsys) -> tuple[
             folder.chmod(mode)
         return result.returncode, result.output
     if _can_mount_read_only():
-        script = 'mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" && exec "$@"'
-        result = run_tuoyu(env, argv=["unshare", "-m", "sh", "-c", script, str(folder), str(TUOYU), "run"],
-                           timeout=300)
+        result = run_tuoyu(env, argv=[sys.executable, "-c", READ_ONLY_MOUNT, str(folder), "run"], timeout=300)
         return result.returncode, result.output
     inside = str(folder.resolve()) + os.sep
     real_open, real_mkstemp = builtins.open, tempfile.mkstemp

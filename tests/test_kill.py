@@ -3,8 +3,10 @@
 `tuoyu run` is started as a subprocess on the small sample inbox and SIGKILLed at many
 points: at exact file operations (a failpoint: the child's audit hook kills its own
 process group just before, or just after, the Nth matching `open` / `os.rename` /
-`os.mkdir` / `shutil.copyfile` / `import` / … of a path, optionally plus a delay to land
-inside a DuckDB transaction), or a number of seconds after the start. Kill points are
+`os.mkdir` / `shutil.copyfile` / … of a path, optionally plus a delay to land inside a
+DuckDB transaction), or a number of seconds after the start. Each run is forked from the
+warm server (tests/warm_server.py): the libraries are imported once, everything of the
+project runs in the child as in a fresh process. Kill points are
 grouped in chains: each run of a chain is killed at the next point (so later kills also
 hit runs that are recovering from earlier ones), then a last run goes to completion.
 
@@ -117,8 +119,8 @@ def _fp(stage: str, event: str, arg: int, glob: str, nth: int = 1, when: str = "
 INBOX_FILE = "*/inbox/*"
 ARCHIVE_TMP = "*/raw-archive/.incoming-*"
 CORE_SQL = "*/sql/core/institutions.sql"  # read when validation starts, and again when it ends
-GX_IMPORTED = ("import", 0, "great_expectations")
-GX_TEMP = "tmp*"               # GX's context makes a temporary folder (after GX is imported)
+SUITES_READ = ("open", 0, "*/expectations/*.json")  # validation starts: the suites are read
+GX_TEMP = "tmp*"               # then GX's context makes a temporary folder
 MARTS_SQL = "*/sql/marts/*.sql"  # each read once at import, then again by the marts step
 MARTS_STEP = len(list((Path(__file__).resolve().parents[1] / "sql" / "marts").glob("*.sql"))) + 1
 CHART = "*/reports/*/charts/*.png"
@@ -135,7 +137,7 @@ CHAINS: dict[str, list[KillPoint]] = {
     "chain1": [
         _fp("ingest", "open", 0, INBOX_FILE),                                  # hashing the inbox
         _fp("ingest", "os.rename", 0, ARCHIVE_TMP),                             # first archive copy written, not renamed
-        _fp("validation", "tempfile.mkdtemp", 0, GX_TEMP, delay=0.3, gate=GX_IMPORTED),  # GX at work
+        _fp("validation", "tempfile.mkdtemp", 0, GX_TEMP, delay=0.3, gate=SUITES_READ),  # GX at work
         _fp("validation", "open", 0, CORE_SQL, 2),                              # all validated, months still queued
         _fp("report", "os.rename", 1, CHART),                                   # first chart in its temp file
         _fp("report", "os.rename", 1, CHART, 8, when="after"),                  # 8 of 17 charts replaced
@@ -156,7 +158,7 @@ CHAINS: dict[str, list[KillPoint]] = {
     ],
     "chain3": [
         _fp("ingest", "os.rename", 0, ARCHIVE_TMP, 10, delay=0.03),             # inside a staging transaction
-        _fp("validation", "tempfile.mkdtemp", 0, GX_TEMP, delay=0.8, gate=GX_IMPORTED),  # audit transactions
+        _fp("validation", "tempfile.mkdtemp", 0, GX_TEMP, delay=0.8, gate=SUITES_READ),  # audit transactions
         _fp("marts", "open", 0, MARTS_SQL, MARTS_STEP, delay=0.3),              # marts half rebuilt
         _fp("report", "os.rename", 1, PDF),                                     # PDF complete in its temp file
     ],
