@@ -1,7 +1,7 @@
 """The report's charts: one function per chart, plain data in, a matplotlib Figure out.
 
 The functions know nothing of the warehouse or of files; `render.py` feeds them and
-saves what they return (`style.figure_bytes`). Months are 'YYYY-MM' strings, missing
+saves what they return (`style.figure_svg`, then `render.chart_pngs`). Months are 'YYYY-MM' strings, missing
 values are None (drawn as a gap, never as 0). Charts are narrow (about 4 inches) with
 large type, so that the same PNG reads on a phone and prints well in the PDF.
 """

@@ -35,7 +35,7 @@ from pipeline.report.data import latest_period, load_report_data, record_publish
 from pipeline.report.document import Document, build_document
 from pipeline.period import month_end
 from pipeline.report.formatting import STATUS_ORDER, STATUS_ZH
-from pipeline.report.style import STATUS_COLOURS, figure_bytes, font_dir
+from pipeline.report.style import PNG_WIDTH_PX, STATUS_COLOURS, figure_svg, font_dir
 from pipeline.report.tables import Table
 from pipeline.report.workbook import build_workbook
 from pipeline.settings import REPORT_TEMPLATE as TEMPLATE
@@ -135,20 +135,17 @@ def compile_typst(template: Path, specs: list, data_for, stamp: datetime
     """Draw the charts (`specs`: ChartSpec) and compile `template` twice in a build folder
     beside `data.json` (`data_for(mode, chart_paths)`) and the charts' SVGs: `report` gives
     the PDF, `card` the one-page phone card (PNG). Returns (pdf, card, {chart key: PNG})."""
-    pngs: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory(prefix="tuoyu-report-") as tmp:
         build = Path(tmp)
         (build / "charts").mkdir()
         shutil.copyfile(template, build / "template.typ")
         chart_paths = {}
         for spec in specs:
-            fig = spec.build()
-            png, svg = figure_bytes(fig)
-            pngs[spec.key] = png
-            (build / "charts" / f"{spec.key}.svg").write_bytes(svg)
+            (build / "charts" / f"{spec.key}.svg").write_bytes(figure_svg(spec.build()))
             chart_paths[spec.key] = f"charts/{spec.key}.svg"
         compiler_ = typst.Compiler(root=str(build), font_paths=[str(font_dir())],
                                    ignore_system_fonts=True)
+        pngs = chart_pngs(compiler_, build, chart_paths)
         outputs = {}
         for mode, fmt in (("report", "pdf"), ("card", "png")):
             (build / "data.json").write_text(json.dumps(data_for(mode, chart_paths), ensure_ascii=False),
@@ -160,6 +157,20 @@ def compile_typst(template: Path, specs: list, data_for, stamp: datetime
     if isinstance(card, list):  # a card that spilled onto a second page is a bug
         raise RuntimeError(f"summary card has {len(card)} pages, expected 1")
     return outputs["report"], card, pngs
+
+
+def chart_pngs(compiler: typst.Compiler, build: Path, chart_paths: dict[str, str]) -> dict[str, bytes]:
+    """Each chart's SVG rasterised PNG_WIDTH_PX wide: one Typst document of one page per
+    chart, compiled once. (Drawing each figure a second time with matplotlib's Agg took
+    longer than all the rest of the report.)"""
+    if not chart_paths:
+        return {}
+    pages = "\n#pagebreak()\n".join(f'#image("{path}", width: 100%)' for path in chart_paths.values())
+    (build / "charts.typ").write_text(
+        f"#set page(width: {PNG_WIDTH_PX}pt, height: auto, margin: 0pt)\n{pages}\n", encoding="utf-8")
+    images = compiler.compile(input=str(build / "charts.typ"), format="png", ppi=72)  # 1 pt → 1 px
+    images = images if isinstance(images, list) else [images]
+    return dict(zip(chart_paths, images, strict=True))
 
 
 def write_report_files(target: Path, period: str, *, pdf: bytes, card: bytes, workbook: bytes,

@@ -5,8 +5,8 @@ Regular only, SIL Open Font License), found through the package itself, so the r
 looks the same on every machine and never depends on system fonts.
 
 Byte-stable output: `svg.hashsalt` is fixed (matplotlib's SVG ids are otherwise random),
-SVG text is drawn as paths (no font needed where the SVG is read), and `save_figure`
-writes no date or software version into the files.
+SVG text is drawn as paths (no font needed where the SVG is read), and `figure_svg`
+writes no date or software version into the file.
 """
 
 from __future__ import annotations
@@ -121,15 +121,11 @@ def new_figure(width_in: float, height_in: float) -> Figure:
     return fig
 
 
-def figure_bytes(fig: Figure) -> tuple[bytes, bytes]:
-    """(PNG, SVG) bytes of `fig`, with no date or software name inside.
-
-    The layout is worked out once, when the PNG is drawn, and kept for the SVG: the chart
-    in the PDF is the same picture as the PNG, and the second drawing costs a third less."""
+def figure_svg(fig: Figure) -> bytes:
+    """The SVG of `fig`, with no date or software name inside. The chart's PNG is this SVG
+    rasterised (report/render.py `chart_pngs`): one drawing, and the same picture as in
+    the PDF."""
     with chart_style():
-        png, svg = io.BytesIO(), io.BytesIO()
-        dpi = PNG_WIDTH_PX / fig.get_figwidth()
-        fig.savefig(png, format="png", dpi=dpi, metadata={"Software": None})
-        fig.set_layout_engine("none")
+        svg = io.BytesIO()
         fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
-    return png.getvalue(), svg.getvalue()
+    return svg.getvalue()
