@@ -11,9 +11,11 @@ Hostile files (each builder says what is wrong with what it writes):
                                       repetition (under a second): the same child each row
     csv_text, good_institutions       hand-made CSVs, and a valid file to load beside them
 
-Runs (`run_tuoyu`, `sample_run`): the real console command `tuoyu run`, in its own
-process group, with its own TUOYU_* environment (nothing inherited from the caller's),
-so that a test can SIGKILL it and look at what it left behind. `sample_run` is the
+Runs (`run_tuoyu`, `sample_run`): the console command's `main` in a process of its own, in
+its own process group, with its own TUOYU_* environment (nothing inherited from the
+caller's), so that a test can SIGKILL it and look at what it left behind. On Linux the
+process is forked from the warm server (tests/warm_server.py, the libraries imported once
+per test process; `warm_start`, `WarmPopen`); elsewhere it is started as it is. `sample_run` is the
 uninterrupted run of the small sample that both the kill harness and the personal-data
 audit compare against: made once per test session.
 """
@@ -365,9 +367,25 @@ def _warm_socket() -> str:
         return _warm["path"]
 
 
+def start_process(argv: list[str], env: dict[str, str], cwd: str | Path) -> WarmPopen | subprocess.Popen:
+    """`argv` as a process with stdout and stderr apart (text): forked from the warm server
+    where it runs, else started as it is."""
+    if WARM:
+        return WarmPopen(argv, env, cwd)
+    return subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+# The warm server needs Linux (fork, SCM_RIGHTS over SOCK_SEQPACKET, PR_SET_PDEATHSIG);
+# elsewhere every process is started as it is.
+WARM = sys.platform == "linux"
+
+
 def warm_start(argv: list[str], env: dict[str, str], cwd: str | None, outputs: int = 1) -> _WarmProcess | None:
     """Fork `argv` from the warm server when it is the console script, `python -c` or
-    `python -m pipeline.commands.cli`; `outputs` 1: stdout and stderr on one pipe, 2: apart."""
+    `python -m pipeline.commands.cli`; `outputs` 1: stdout and stderr on one pipe, 2: apart.
+    None: started otherwise (not such a command, or not on Linux)."""
+    if not WARM:
+        return None
     if argv[0] == str(TUOYU):
         code, args = None, [str(TUOYU), *argv[1:]]
     elif argv[:3] == [sys.executable, "-m", "pipeline.commands.cli"]:

@@ -28,7 +28,7 @@ from pipeline.warehouse.lock import RunInProgress, lock_path, run_lock
 from pipeline.analysts.publish import published_database
 from pipeline.reference import default_reference_folder
 from pipeline.sample import generate_test_sample
-from tests.hostile_fixtures import WarmPopen
+from tests.hostile_fixtures import WarmPopen, start_process
 
 pytestmark = pytest.mark.heavy(seconds=35)
 
@@ -61,13 +61,13 @@ def _workspace(base: Path, sample: Path) -> dict[str, str]:
     return env
 
 
-def _start(env: dict[str, str], **extra: str) -> WarmPopen:
-    """`python -m pipeline.commands.cli run`, forked from the warm server (a process of its own)."""
-    return WarmPopen([sys.executable, "-m", "pipeline.commands.cli", "run"], {**env, **extra},
-                     cwd=Path(env["TUOYU_INBOX"]).parent)  # no .env of the working copy
+def _start(env: dict[str, str], **extra: str) -> WarmPopen | subprocess.Popen:
+    """`python -m pipeline.commands.cli run`, a process of its own (forked from the warm server)."""
+    return start_process([sys.executable, "-m", "pipeline.commands.cli", "run"], {**env, **extra},
+                         cwd=Path(env["TUOYU_INBOX"]).parent)  # no .env of the working copy
 
 
-def _finish(proc: WarmPopen) -> tuple[int, str, str]:
+def _finish(proc: WarmPopen | subprocess.Popen) -> tuple[int, str, str]:
     out, err = proc.communicate(timeout=RUN_TIMEOUT)
     return proc.returncode, out, err
 
@@ -76,7 +76,7 @@ def _warehouse(env: dict[str, str]) -> Path:
     return Path(env["TUOYU_WAREHOUSE"])
 
 
-def _wait_until_locked_by(proc: WarmPopen, warehouse: Path, timeout: float = 60) -> None:
+def _wait_until_locked_by(proc: WarmPopen | subprocess.Popen, warehouse: Path, timeout: float = 60) -> None:
     """Until `proc` holds the run lock: the holder writes its pid into the lock file. (Reading
     the file, not trying the lock, so that the probe never takes the lock itself.)"""
     deadline = time.monotonic() + timeout
@@ -90,7 +90,7 @@ def _wait_until_locked_by(proc: WarmPopen, warehouse: Path, timeout: float = 60)
     raise AssertionError("the run never took the lock")
 
 
-def _kill_at(proc: WarmPopen, text: str) -> None:
+def _kill_at(proc: WarmPopen | subprocess.Popen, text: str) -> None:
     """SIGKILL `proc` as soon as its progress lines (stderr) show `text`."""
     for line in proc.stderr:
         if text in line:

@@ -59,7 +59,8 @@ def serve(path: str) -> None:
     import ctypes
     import signal
 
-    # End with the test process that started it, however that ends (PR_SET_PDEATHSIG).
+    # End with the test process that started it, however that ends (PR_SET_PDEATHSIG, Linux;
+    # the tests use this server on Linux only: tests/hostile_fixtures.py WARM).
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
     for name in WARM_MODULES:
         importlib.import_module(name)
