@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.settings import ConfigError, Settings
+from pipeline.warehouse.run_log import run_log
 from pipeline.warehouse.lock import RunInProgress, RunLock, run_lock
 
 if TYPE_CHECKING:
@@ -25,10 +26,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB_NAME = "tuoyu_pipeline"
-
-# The run logs kept in the log folder (Settings.log_folder), newest first: a few years of monthly
-# runs and the sensor's.
-KEEP_LOGS = 200
 
 # exit codes of `tuoyu run`
 EXIT_OK, EXIT_FAILED, EXIT_CANNOT_RUN = 0, 1, 2
@@ -141,35 +138,6 @@ def _run_pipeline(settings: Settings, lock: RunLock, progress: Progress | None) 
     if log_file is not None:
         outcome.lines.append(f"运行日志：{log_file}")
     return outcome
-
-
-@contextmanager
-def run_log(folder: Path, run_id: str) -> Iterator[Path | None]:
-    """This run's log file, `<log folder>/<run id>.log`: the pipeline's messages at INFO and above,
-    English included, that the terminal does not show. None when the folder cannot be written
-    (the run goes on without it); the oldest logs beyond KEEP_LOGS are removed."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{run_id}.log"
-        handler = logging.FileHandler(path, encoding="utf-8")
-    except OSError:
-        yield None
-        return
-    handler.setLevel(logging.INFO)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger = logging.getLogger("pipeline")
-    level = logger.level
-    if logger.getEffectiveLevel() > logging.INFO:
-        logger.setLevel(logging.INFO)  # the terminal's handler keeps its own level (cli._configure_logging)
-    logger.addHandler(handler)
-    try:
-        yield path
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-        handler.close()
-        for old in sorted(folder.glob("cli-*.log"), reverse=True)[KEEP_LOGS:]:
-            old.unlink(missing_ok=True)
 
 
 def _execute(settings: Settings, lock: RunLock, progress: Progress | None, run_id: str,

@@ -7,14 +7,15 @@ Two routes make it, and neither goes through the environment:
   ready `Tuoyu` (pipeline/commands/run.py);
 - runs that Dagster launches (schedule, sensor, UI) get it from `TuoyuResource`, whose fields
   the one Definitions configures with `dg.EnvVar`: when the run starts, the resource builds the
-  Settings from its fields and takes the run lock for as long as it is in use (a step, when
-  Dagster runs each step in a process of its own).
+  Settings from its fields and takes the run lock, and keeps the run's log file, for as long
+  as it is in use (a step, when Dagster runs each step in a process of its own).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import dagster as dg
 import duckdb
@@ -24,6 +25,7 @@ from pipeline.settings import VARIABLES, Settings, variables_set
 from pipeline.warehouse.connection import connect
 from pipeline.warehouse.faults import explain
 from pipeline.warehouse.lock import RunLock, run_lock
+from pipeline.warehouse.run_log import run_log
 
 
 class Tuoyu:
@@ -98,6 +100,19 @@ class TuoyuResource(dg.ConfigurableResource):
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[Tuoyu]:
+        """The run lock, and the run's log file `dagster-<start>-<run id>.log` in the log
+        folder, as `tuoyu run` keeps its own (pipeline/warehouse/run_log.py), for as long as
+        the resource is in use."""
         settings = self.settings()
         with run_lock(settings.warehouse, settings.lock_wait) as lock:
-            yield Tuoyu(settings, lock)
+            with run_log(settings.log_folder, _log_name(context)):
+                yield Tuoyu(settings, lock)
+
+
+def _log_name(context: dg.InitResourceContext) -> str:
+    """`dagster-<the run's start>-<run id>`: the same for every time the run sets its resources
+    up (Dagster does it once more after the last step), so that one run keeps one file."""
+    run_id = context.run_id or "adhoc"
+    record = context.instance.get_run_record_by_id(run_id) if context.instance and context.run_id else None
+    started = record.create_timestamp.astimezone() if record is not None else datetime.now()
+    return f"dagster-{started:%Y%m%dT%H%M%S}-{run_id[:8]}"

@@ -24,7 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.commands.run import RunOutcome, cannot_run, machine_fault, run_log
+from pipeline.commands.run import RunOutcome, cannot_run, machine_fault
+from pipeline.warehouse.run_log import run_log
 from pipeline.settings import SQL_DIR, ConfigError, Settings
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def run_rollup(settings: Settings, progress: Progress | None = None,
             raise ConfigError(f"收件箱文件夹不存在：{settings.inbox}。请检查 TUOYU_INBOX（各县汇总包放在这里）。")
         with run_lock(settings.warehouse, settings.lock_wait, on_wait):
             # The run's log file, as a county's run has one: the English and the details the
-            # terminal does not show (pipeline/commands/run.py run_log).
+            # terminal does not show (pipeline/warehouse/run_log.py).
             started = datetime.now().replace(microsecond=0)
             run_id = f"cli-{started:%Y%m%dT%H%M%S}-{os.getpid()}"  # the log's name and audit.runs' id
             with run_log(settings.log_folder, run_id) as log_file:
