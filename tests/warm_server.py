@@ -3,8 +3,8 @@
 Each `tuoyu run` of the reliability tests (tests/hostile_fixtures.py `run_tuoyu`) is a
 process of its own, so that a test can SIGKILL it and look at what it left behind. Most of
 a fresh process's start is importing the third-party libraries (Great Expectations alone
-takes about 3 s on two cores; dagster, polars, matplotlib, typst about 1 s more), and the
-suite starts about a hundred such processes. This server imports those libraries once,
+takes about 3 s on two cores; dagster, matplotlib, typst and the rest about 1 s more), and
+the suite starts about a hundred such processes. This server imports those libraries once,
 then forks one child per request. Each child is a new session (its own process group, so a
 test's `os.killpg` takes it and nothing else), with the request's environment, working
 folder, arguments and standard output, and runs exactly what the console script or
@@ -13,13 +13,16 @@ folder, arguments and standard output, and runs exactly what the console script 
 What a child does not repeat is only those imports. The project's own modules are *not*
 imported here: what they do at import (reading the SQL models, for example) happens in
 each child, as in a fresh process, so the kill harness's file-operation counts hold. The
-server refuses to serve if importing started a thread (a fork would copy its locks).
+server refuses to serve if importing started a Python thread (a fork would copy its locks)
+or brought in polars. A child leaves as the interpreter would (its threads joined, the
+exit handlers run) but by os._exit, without the native teardown of libraries whose threads
+exist in the server only.
 
 Protocol, over a Unix SOCK_SEQPACKET socket (one message per datagram): the client sends a
 JSON request with the write end of a pipe for stdout and stderr together, or of two pipes
-for them apart (SCM_RIGHTS); the server answers {"pid": …}
-when the child is forked and {"returncode": …, "maxrss_kb": …} when it has been reaped.
-The server ends when its standard input closes (the test process has gone).
+for them apart (SCM_RIGHTS); the server answers {"pid": …} when the child is forked and
+{"returncode": …, "maxrss_kb": …} when it has been reaped. The server ends when its
+standard input closes or its parent dies (the test process has gone).
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ import tempfile
 import threading
 import traceback
 
-# The libraries a `tuoyu run` imports, heaviest first. Importing them starts no thread.
+# The libraries a `tuoyu run` imports, heaviest first. Importing them starts no Python thread
+# (only native helpers such as the allocators' and OpenBLAS's, whose fork handlers deal with
+# the fork); polars is left out: its exit handler waits for a thread of its own.
 WARM_MODULES = (
     "great_expectations",
     "great_expectations.expectations",
