@@ -354,6 +354,8 @@ def _warm_socket() -> str:
         if server is None or server.poll() is not None:
             folder = tempfile.mkdtemp(prefix="tuoyu-warm-")
             path = os.path.join(folder, "socket")
+            if len(path.encode()) > 100:  # a long TMPDIR: a Unix socket's path has at most 107 bytes
+                path = os.path.join(tempfile.mkdtemp(prefix="tuoyu-warm-", dir="/tmp"), "socket")
             env = {k: v for k, v in os.environ.items() if not k.startswith(("TUOYU_", "DAGSTER_"))}
             server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("warm_server.py")), path],
                                       env={**env, "PYTHONUNBUFFERED": "1"}, stdin=subprocess.PIPE,

@@ -84,6 +84,11 @@ def serve(path: str) -> None:
         if listener in readable:
             conn, _ = listener.accept()
             message, fds, _, _ = socket.recv_fds(conn, 1 << 20, 2)
+            if not message:  # the client went away before asking for anything
+                for fd in fds:
+                    os.close(fd)
+                conn.close()
+                continue
             pid = os.fork()
             if pid == 0:
                 for other in (listener, conn, *waiting.values()):
@@ -91,16 +96,23 @@ def serve(path: str) -> None:
                 _child(json.loads(message), fds)  # leaves by os._exit, never returns
             for fd in fds:
                 os.close(fd)
-            conn.send(json.dumps({"pid": pid}).encode())
+            _tell(conn, {"pid": pid})
             waiting[pid] = conn
         while waiting:
             pid, status, usage = os.wait4(-1, os.WNOHANG)
             if pid == 0:
                 break
             conn = waiting.pop(pid)
-            conn.send(json.dumps({"returncode": os.waitstatus_to_exitcode(status),
-                                  "maxrss_kb": usage.ru_maxrss}).encode())
+            _tell(conn, {"returncode": os.waitstatus_to_exitcode(status), "maxrss_kb": usage.ru_maxrss})
             conn.close()
+
+
+def _tell(conn: socket.socket, message: dict) -> None:
+    """Send one message; a client that has gone (its test timed out, say) is no reason to stop."""
+    try:
+        conn.send(json.dumps(message).encode())
+    except OSError:
+        pass
 
 
 def _child(request: dict, outputs: list[int]) -> None:
