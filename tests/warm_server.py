@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import traceback
+import warnings
 
 # The libraries a `tuoyu run` imports, heaviest first. Importing them starts no Python thread
 # (only native helpers such as the allocators' and OpenBLAS's, whose fork handlers deal with
@@ -69,6 +70,10 @@ def serve(path: str) -> None:
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
     for name in WARM_MODULES:
         importlib.import_module(name)
+    # Python 3.12+ counts the native threads too and warns at every fork; those threads are
+    # the allocators' and OpenBLAS's, which handle a fork (see WARM_MODULES).
+    warnings.filterwarnings("ignore", message=r".*multi-threaded, use of fork\(\) may lead to deadlocks",
+                            category=DeprecationWarning)
     if threading.active_count() != 1 or "polars" in sys.modules:
         # polars' exit handler waits for its own thread, which a forked child does not have
         raise SystemExit(f"warm_server: importing started {threading.enumerate()} or polars: not forking")
