@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import zipfile
+from contextlib import contextmanager, redirect_stdout
 
 import duckdb
 import polars as pl
@@ -51,24 +52,26 @@ def office(tmp_path_factory):
     return base, env, bundles
 
 
-@pytest.fixture(scope="module")
-def ran(office):
-    """`tuoyu run` on the prefecture folder: receive, build and render the report."""
+@contextmanager
+def _in_office(office):
+    """In-process `tuoyu` in the prefecture's folder with its TUOYU_* settings only."""
     base, env, _bundles = office
-    mp = pytest.MonkeyPatch()
-    try:
+    with pytest.MonkeyPatch.context() as mp:
         for name in [k for k in os.environ if k.startswith("TUOYU_")]:
             mp.delenv(name)
         mp.chdir(base)
         for k, v in env.items():
             mp.setenv(k, v)
-        out = io.StringIO()
-        from contextlib import redirect_stdout
-        with redirect_stdout(out):
-            assert cli.main(["run"]) == 0
-        return out.getvalue()
-    finally:
-        mp.undo()
+        yield
+
+
+@pytest.fixture(scope="module")
+def ran(office):
+    """`tuoyu run` on the prefecture folder: receive, build and render the report."""
+    out = io.StringIO()
+    with _in_office(office), redirect_stdout(out):
+        assert cli.main(["run"]) == 0
+    return out.getvalue()
 
 
 def _con(office):
@@ -186,17 +189,9 @@ def test_a_county_without_the_month_shows_as_missing_in_the_receipt_table(office
     base, env, _bundles = office
     # `tuoyu report --period 2025-02` on the prefecture folder renders that month: 榆关县's
     # bundle lacks it.
-    mp = pytest.MonkeyPatch()
-    try:
-        for name in [k for k in os.environ if k.startswith("TUOYU_")]:
-            mp.delenv(name)
-        mp.chdir(base)
-        for k, v in env.items():
-            mp.setenv(k, v)
+    with _in_office(office):
         assert cli.main(["report", "--period", "2025-02"]) == 0
         assert cli.main(["report", "--period", "2023-01"]) == 2
-    finally:
-        mp.undo()
     out = capsys.readouterr()
     assert "地市汇总报告已生成：" in out.out and "report_2025-02.pdf" in out.out
     assert "2023-01 不在任何县的汇总包中" in out.err

@@ -197,12 +197,9 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     with run_lock(settings.warehouse, settings.lock_wait, on_wait=_to_stderr):
         con = connect(settings.warehouse, memory_limit=settings.memory_limit)
         try:
-            months = report_months(con)
-            if not months:
-                raise ConfigError("还没有载入任何托育机构报表，无法生成报告：请先把报表放入收件箱并运行 tuoyu run。")
-            if args.period is not None and args.period not in months:
-                raise ConfigError(f"{args.period} 没有已载入的托育机构报表，无法生成该月报告。"
-                                  f"有数据的月份：{months[0]} 至 {months[-1]}。")
+            _require_month(report_months(con), args.period,
+                           none="还没有载入任何托育机构报表，无法生成报告：请先把报表放入收件箱并运行 tuoyu run。",
+                           missing="没有已载入的托育机构报表，无法生成该月报告")
             result = render_report(con, args.period, settings.reports, compiler=settings.compiler,
                                    demo=settings.demo_key_in_use)
         finally:
@@ -210,6 +207,14 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     print(f"报告已生成：{result.pdf}")
     print(f"手机摘要：{result.card}")
     return 0
+
+
+def _require_month(months: list[str], period: str | None, *, none: str, missing: str) -> None:
+    """`tuoyu report`: months with data, and the one asked for among them (None: the latest)."""
+    if not months:
+        raise ConfigError(none)
+    if period is not None and period not in months:
+        raise ConfigError(f"{period} {missing}。有数据的月份：{months[0]} 至 {months[-1]}。")
 
 
 def _prefecture_report(args: argparse.Namespace, settings: Settings) -> int:
@@ -220,12 +225,9 @@ def _prefecture_report(args: argparse.Namespace, settings: Settings) -> int:
     with run_lock(settings.warehouse, settings.lock_wait, on_wait=_to_stderr):
         con = connect(settings.warehouse, read_only=True, memory_limit=settings.memory_limit)
         try:
-            months = prefecture_months(con)
-            if not months:
-                raise ConfigError("地市数据仓库还没有任何县的汇总包数据，无法生成报告：请先把各县汇总包放入收件箱并运行 tuoyu run。")
-            if args.period is not None and args.period not in months:
-                raise ConfigError(f"{args.period} 不在任何县的汇总包中，无法生成该月报告。"
-                                  f"有数据的月份：{months[0]} 至 {months[-1]}。")
+            _require_month(prefecture_months(con), args.period,
+                           none="地市数据仓库还没有任何县的汇总包数据，无法生成报告：请先把各县汇总包放入收件箱并运行 tuoyu run。",
+                           missing="不在任何县的汇总包中，无法生成该月报告")
             result = render_prefecture_report(con, args.period, settings.reports, compiler=settings.compiler)
         finally:
             con.close()

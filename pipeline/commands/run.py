@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pipeline.settings import ConfigError, Settings
-from pipeline.warehouse.run_log import run_log
+from pipeline.warehouse.run_log import run_id as log_name, run_log
 from pipeline.warehouse.lock import RunInProgress, RunLock, run_lock
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ def _run_pipeline(settings: Settings, lock: RunLock, progress: Progress | None) 
     except (ConfigError, ReferenceDataError, WarehouseLocked) as exc:
         return cannot_run(str(exc))
     started = datetime.now().replace(microsecond=0)
-    run_id = f"cli-{started:%Y%m%dT%H%M%S}-{os.getpid()}"
+    run_id = log_name("cli", started, str(os.getpid()))
     with run_log(settings.log_folder, run_id) as log_file:
         log.info("run %s: inbox %s, warehouse %s, reports %s, reference %s, demo %s", run_id, settings.inbox,
                  settings.warehouse, settings.reports, settings.reference, settings.demo)

@@ -25,7 +25,7 @@ from pipeline.settings import VARIABLES, Settings, variables_set
 from pipeline.warehouse.connection import connect
 from pipeline.warehouse.faults import explain
 from pipeline.warehouse.lock import RunLock, run_lock
-from pipeline.warehouse.run_log import run_log
+from pipeline.warehouse.run_log import run_id as log_name, run_log
 
 
 class Tuoyu:
@@ -115,4 +115,4 @@ def _log_name(context: dg.InitResourceContext) -> str:
     run_id = context.run_id or "adhoc"
     record = context.instance.get_run_record_by_id(run_id) if context.instance and context.run_id else None
     started = record.create_timestamp.astimezone() if record is not None else datetime.now()
-    return f"dagster-{started:%Y%m%dT%H%M%S}-{run_id[:8]}"
+    return log_name("dagster", started, run_id[:8])

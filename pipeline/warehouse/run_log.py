@@ -10,11 +10,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 # The run logs of each kind kept in the log folder, newest first: a few years of monthly runs
 # and the sensor's.
 KEEP_LOGS = 200
+
+
+def run_id(kind: str, started: datetime, tag: str) -> str:
+    """`<kind>-<start, to the second>-<tag>`: the log file's name, which sorts by start within
+    a kind (what run_log's pruning relies on); `tuoyu run`'s is also audit.runs' id."""
+    return f"{kind}-{started:%Y%m%dT%H%M%S}-{tag}"
 
 
 @contextmanager

@@ -11,15 +11,16 @@ from pipeline.marts.build import is_quality_model
 from pipeline.warehouse.sql_models import load_models
 
 
-def _specs() -> list[dg.AssetSpec]:
+def mart_specs(*, quality: bool, group: str) -> list[dg.AssetSpec]:
+    """One asset spec per model of sql/marts: the quality review's (`quality`) or the others."""
     specs = []
     for model in load_models("marts"):
-        if is_quality_model(model):
+        if is_quality_model(model) != quality:
             continue
         deps = [dg.AssetKey(d.split(".")) for d in model.depends_on if d.startswith("marts.")]
         specs.append(dg.AssetSpec(
             key=dg.AssetKey([model.schema, model.name]),
-            group_name="indicators",
+            group_name=group,
             deps=deps + [validated_extracts.key, reference_tables.key],
             description=f"sql/marts/{model.name}.sql — {model.grain}",
             skippable=False,
@@ -27,7 +28,7 @@ def _specs() -> list[dg.AssetSpec]:
     return specs
 
 
-@dg.multi_asset(specs=_specs(), name="marts", description=(
+@dg.multi_asset(specs=mart_specs(quality=False, group="indicators"), name="marts", description=(
     "Builds the tables of sql/marts in order, but the quality review's (the quality step's)."))
 def marts(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[Tuoyu]):
     from pipeline.marts.build import build_marts

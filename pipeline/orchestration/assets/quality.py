@@ -5,31 +5,15 @@ one non-blocking check per check id."""
 
 import dagster as dg
 
-from pipeline.orchestration.assets.ingest import reference_tables
-from pipeline.orchestration.assets.marts import _json_safe
-from pipeline.orchestration.assets.validate import validated_extracts
+from pipeline.orchestration.assets.marts import _json_safe, mart_specs
 from pipeline.orchestration.resources import Tuoyu
-from pipeline.marts.build import is_quality_model
-from pipeline.warehouse.sql_models import load_models
 
 
-def _specs() -> list[dg.AssetSpec]:
-    specs = []
-    for model in load_models("marts"):
-        if not is_quality_model(model):
-            continue
-        deps = [dg.AssetKey(d.split(".")) for d in model.depends_on if d.startswith("marts.")]
-        specs.append(dg.AssetSpec(
-            key=dg.AssetKey([model.schema, model.name]),
-            group_name="quality",
-            deps=deps + [validated_extracts.key, reference_tables.key],
-            description=f"sql/marts/{model.name}.sql — {model.grain}",
-            skippable=False,
-        ))
-    return specs
+# Read from sql/marts once, when the Definitions are loaded.
+QUALITY_SPECS = mart_specs(quality=True, group="quality")
 
 
-@dg.multi_asset(specs=_specs(), name="quality", description=(
+@dg.multi_asset(specs=QUALITY_SPECS, name="quality", description=(
     "Builds the quality review's tables of sql/marts after the indicator marts: only the months "
     "whose flags can have changed, nothing when nothing did (pipeline/marts/quality_build.py)."))
 def quality(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[Tuoyu]):
@@ -41,7 +25,7 @@ def quality(context: dg.AssetExecutionContext, tuoyu: dg.ResourceParam[Tuoyu]):
     # bench/measure.py reads this line: a new month should rebuild its own flags only
     context.log.info(f"quality review: flags of {built.flag_months} of {todo.months} month(s) rebuilt"
                      + (": nothing changed" if todo.nothing else ""))
-    for spec in _specs():
+    for spec in QUALITY_SPECS:
         table = ".".join(spec.key.path)
         rows = built.counts.get(table)
         metadata = {"rows": rows} if rows is not None else {"skipped": "unchanged since the last build"}
