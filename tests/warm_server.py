@@ -40,13 +40,17 @@ import threading
 import traceback
 import warnings
 
-# The libraries a `tuoyu run` imports, heaviest first. Importing them starts no Python thread
-# (only native helpers such as the allocators' and OpenBLAS's, whose fork handlers deal with
-# the fork); polars is left out: its exit handler waits for a thread of its own.
+# The libraries a `tuoyu run` imports, heaviest first, and the parts of them it imports
+# lazily during the run (Dagster's on-disk storage and its migrations, pyarrow's dataset and
+# Parquet writers, the Excel readers, GB 18030 decoding: about 0.35 s a run). Importing them
+# starts no Python thread (only native helpers such as the allocators' and OpenBLAS's, whose
+# fork handlers deal with the fork). polars is left out: importing it starts its native thread
+# pool, which a forked child does not have, and the child's first query waits for it forever.
 WARM_MODULES = (
     "great_expectations",
     "great_expectations.expectations",
     "dagster",
+    "dagster._core.storage.sqlite_storage",
     "sqlalchemy",
     "duckdb_engine",
     "duckdb",
@@ -58,6 +62,12 @@ WARM_MODULES = (
     "typst",
     "xlsxwriter",
     "openpyxl",
+    "pyarrow.dataset",
+    "pyarrow.parquet",
+    "upath.core",
+    "fastexcel",
+    "dotenv",
+    "encodings.gb18030",
 )
 
 
@@ -75,7 +85,7 @@ def serve(path: str) -> None:
     warnings.filterwarnings("ignore", message=r".*multi-threaded, use of fork\(\) may lead to deadlocks",
                             category=DeprecationWarning)
     if threading.active_count() != 1 or "polars" in sys.modules:
-        # polars' exit handler waits for its own thread, which a forked child does not have
+        # a forked child has no copy of those threads (polars: see WARM_MODULES)
         raise SystemExit(f"warm_server: importing started {threading.enumerate()} or polars: not forking")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(path)
