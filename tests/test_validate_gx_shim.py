@@ -106,3 +106,75 @@ def test_an_open_transaction_is_refused_with_a_clear_message(tmp_path) -> None:
     con.execute("begin transaction")
     with pytest.raises(ValueError, match="commit"):
         validate(con)
+
+
+# ------------------------------------------------------------------ the process's GX context
+
+
+def _suites_with(tmp_path, rule_id: str, query: str):
+    """A copy of the project's suites in which `rule_id` runs `query` instead."""
+    import json
+    import shutil
+
+    from pipeline.validate.suites import SUITES_DIR
+
+    folder = tmp_path / "suites"
+    shutil.copytree(SUITES_DIR, folder)
+    path = folder / "institutions.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    (rule,) = [e for e in data["expectations"] if e["meta"]["rule_id"] == rule_id]
+    rule["kwargs"]["unexpected_rows_query"] = query
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return folder
+
+
+def test_one_gx_context_serves_each_warehouse_in_turn(tmp_path) -> None:
+    """The context made by the first session is kept; each session's GX reads its own
+    warehouse: A has one row without a name (INS-NAME), B none, then A again."""
+    from pipeline.validate import gx_session
+
+    spoiled, clean = tmp_path / "a", tmp_path / "b"
+    spoiled.mkdir(), clean.mkdir()
+    a, b = new_warehouse(spoiled), new_warehouse(clean)
+    stage(a, "institutions", [clean_institution(name=None)])  # INS-NAME
+    stage(b, "institutions", [clean_institution()])
+    assert validate(a, {"institutions": [PERIOD]}).rules_for("institutions", PERIOD) == {"INS-NAME": 1}
+    shared = gx_session._shared
+    assert shared is not None and shared.con is None  # kept, and holding no connection
+    assert validate(b, {"institutions": [PERIOD]}).rules_for("institutions", PERIOD) == {}
+    assert validate(a, {"institutions": [PERIOD]}).rules_for("institutions", PERIOD) == {"INS-NAME": 1}
+    assert gx_session._shared is shared
+    a.close(), b.close()
+
+
+def test_a_changed_suite_is_registered_again(tmp_path) -> None:
+    """The same clean row under a suite whose INS-NAME also catches every 托育园 (1 finding),
+    then under the project's suite again (none): GX must not keep the first version."""
+    con = new_warehouse(tmp_path)
+    stage(con, "institutions", [clean_institution()])  # name 新华街道第1托育园
+    changed = _suites_with(tmp_path, "INS-NAME", "with b as (select * from {batch}) select b.sha256, "
+                           "b.period_file, b.row_number from b where b.name is null or b.name like '%托育园'")
+    assert validate(con, {"institutions": [PERIOD]}, suites_dir=changed).rules_for("institutions", PERIOD) \
+        == {"INS-NAME": 1}
+    assert validate(con, {"institutions": [PERIOD]}).rules_for("institutions", PERIOD) == {}
+    con.close()
+
+
+def test_a_failed_session_discards_the_gx_context(tmp_path) -> None:
+    """A rule whose query GX cannot run (no such column) ends the session with an error; the
+    context goes with it, and the next validation makes a new one and runs."""
+    from pipeline.validate import gx_session
+    from pipeline.validate.gx_session import GxError
+
+    con = new_warehouse(tmp_path)
+    stage(con, "institutions", [clean_institution()])
+    validate(con, {"institutions": [PERIOD]})
+    before = gx_session._shared
+    broken = _suites_with(tmp_path, "INS-NAME", "with b as (select * from {batch}) select b.sha256, "
+                          "b.period_file, b.row_number from b where b.no_such_column is null")
+    with pytest.raises((GxError, duckdb.Error)):
+        validate(con, {"institutions": [PERIOD]}, suites_dir=broken)
+    assert gx_session._shared is None
+    assert validate(con, {"institutions": [PERIOD]}).rules_for("institutions", PERIOD) == {}
+    assert gx_session._shared is not None and gx_session._shared is not before
+    con.close()
