@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 from pipeline.commands import cli
-from pipeline.period import months_between
+from pipeline.period import month_label, months_between
 from pipeline.report.formatting import BEHIND_STATUSES
 from pipeline.report.prefecture import (SHEETS, behind_rows, build_prefecture_document, load_prefecture_data,
                                         rank_counties, render_prefecture_report)
@@ -124,12 +124,12 @@ def test_the_workbook_has_every_table(office, ran):
     assert names[0] == "说明"
     for sheet in ("全市目标指标", "其他指标", "各县目标矩阵", "各县目标状态", "排名-每千人口托位数", "排名-普惠托位占比",
                   "排名-托育机构备案率", "排名-3岁以下婴幼儿入托率", "进度落后的县", "汇总包接收", "拒收汇总包",
-                  "各县数据质量", "各县全部指标", "全市月度数值"):
+                  "各县数据质量", "数值修订", "各县全部指标", "全市月度数值"):
         assert sheet in names, sheet
     rows = list(book["各县目标矩阵"].values)
     assert [r[0] for r in rows[3:8]] == ["松溪区", "柏林县", "榆关县", "桐川市", "岚州市（全市）"]
     book.close()
-    assert len(SHEETS) == 11
+    assert len(SHEETS) == 12
 
 
 def test_ranking_best_first_ties_share_a_place():
@@ -242,3 +242,67 @@ def test_a_rejection_reason_does_not_repeat_the_bundle_name():
     table = rejected_bundles_table(SimpleNamespace(receipts=[receipt]), 12)
     assert table.rows[0][1] == "各县/空文件.zip"
     assert table.rows[0][3] == "是空文件（0 字节，可能没有传完）。请该县重新生成。"
+
+
+def _sheet_rows(xlsx, sheet: str) -> list[tuple]:
+    from openpyxl import load_workbook
+
+    book = load_workbook(xlsx, read_only=True)
+    try:
+        return [tuple(r) for r in book[sheet].values]
+    finally:
+        book.close()
+
+
+def test_a_revised_bundle_is_listed_as_revisions_in_the_next_report(office, ran, tmp_path):
+    """In a copy of the prefecture's folder: the report of 2024-12, then that of 2025-01 (no
+    revision: the months both print are the same); then 松溪区 sends a new bundle (other
+    figures for every month, made later), `tuoyu run` rebuilds and renders 2025-01 again, and
+    lists the prefecture's figures of 2024-01 … 2024-12 that changed since the 2024-12 report."""
+    from datetime import datetime, timedelta, timezone
+
+    base, env, _bundles = office
+    copy = tmp_path / "office"
+    shutil.copytree(base, copy, symlinks=True)
+    env = {k: v.replace(str(base), str(copy)) for k, v in env.items()}
+    warehouse = copy / "warehouse" / "warehouse.duckdb"
+
+    def render(period):
+        con = duckdb.connect(str(warehouse))
+        try:
+            return render_prefecture_report(con, period, copy / "reports")
+        finally:
+            con.close()
+
+    render("2024-12")
+    same = render("2025-01")
+    assert same.revised_values == 0
+    assert ("上期报告发布的数值均未变动", "", "", "", "") in _sheet_rows(same.xlsx, "数值修订")
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (old_text,), = con.execute(
+            "select value_text from marts.published_values where report_period = '2024-12' "
+            "and indicator_id = 'places_per_1000' and period = '2024-06' and area_code = '770100'").fetchall()
+    later = datetime(2026, 2, 5, 8, 0, tzinfo=timezone(timedelta(hours=8)))
+    (revised,) = simulate_bundles(copy / "inbox", COUNTIES[:1], PERIODS, seed=99, made_at=later)
+    out = io.StringIO()
+    with _in_office((copy, env, None)), redirect_stdout(out):
+        assert cli.main(["run"]) == 0
+    assert "地市汇总报告（2025-01）" in out.getvalue()
+
+    # By hand: places per 1,000 of 2024-06 = 1000 × Σ places ÷ Σ population over the four
+    # counties' own rows, 松溪区's from its new bundle.
+    rows = [_county_rows(b, "places_per_1000", "2024-06") for b in [revised, *_bundles[1:]]]
+    new_text = f"{1000 * sum(r['numerator'] for r in rows) / sum(r['denominator'] for r in rows):.2f}"
+    assert new_text != old_text
+    xlsx = copy / "reports" / "2025-01" / "tables_2025-01.xlsx"
+    sheet = _sheet_rows(xlsx, "数值修订")
+    assert ("每千人口托位数（个）", "2024年6月", "岚州市（全市）", old_text, new_text) in sheet
+    changed = [r for r in sheet if r[1] and str(r[1]).endswith("月") and r[3] != r[4]]
+    earlier = {month_label(m) for m in PERIODS if m <= "2024-12"}  # the months both reports print
+    assert changed and all(r[2] == "岚州市（全市）" and r[1] in earlier for r in changed)
+    summary = _sheet_rows(xlsx, "说明")
+    assert any(c and f"上期报告已发布的{len(changed)}个数值有变动" in str(c) for r in summary for c in r)
+    with duckdb.connect(str(warehouse), read_only=True) as con:  # the 2025-01 report's figures, recorded
+        assert con.execute("select count(*) from marts.published_values where report_period = '2025-01' "
+                           "and value_text = ?", [new_text]).fetchone()[0] >= 1

@@ -223,7 +223,7 @@ def _prefecture_report(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.warehouse.lock import run_lock
 
     with run_lock(settings.warehouse, settings.lock_wait, on_wait=_to_stderr):
-        con = connect(settings.warehouse, read_only=True, memory_limit=settings.memory_limit)
+        con = connect(settings.warehouse, memory_limit=settings.memory_limit)  # the report records what it printed
         try:
             _require_month(prefecture_months(con), args.period,
                            none="地市数据仓库还没有任何县的汇总包数据，无法生成报告：请先把各县汇总包放入收件箱并运行 tuoyu run。",

@@ -16,7 +16,10 @@ month, and the rejected bundles with their message; each county's own data-quali
 and reporting rates. The machinery is the county report's (render.py: Typst, charts,
 workbook); the layout is `reports/prefecture.typ`.
 
-Nothing is recorded in `marts.published_values`: the prefecture's report lists no revisions.
+Every figure the report prints (the prefecture's series, each county's values of the month) is
+recorded in the prefecture warehouse's `marts.published_values`, as a county's report does: the
+next report lists the figures that changed since (a county's revised bundle), and its summary
+says how many.
 """
 
 from __future__ import annotations
@@ -32,10 +35,11 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from pipeline.period import month_end, month_label, months_between, shift_month
-from pipeline.report.data import Indicator, Point, _catalog, _points, _rows
+from pipeline.report.data import Indicator, Point, _catalog, _points, _previous_published, _rows, record_published
 from pipeline.report.formatting import (BEHIND_STATUSES, DASH, DASH_NOTE, STATUS_ORDER, STATUS_ZH, date_label,
                                         fmt_target, fmt_value, rounded)
-from pipeline.report.tables import STATUS_NOTE, Table, change, name_with_unit, num, status_cell
+from pipeline.report.tables import (STATUS_NOTE, Table, change, name_with_unit, num, revised_values_table,
+                                    status_cell)
 from pipeline.settings import PROJECT_DIR
 
 if TYPE_CHECKING:
@@ -81,6 +85,8 @@ class PrefectureData:
     quality: dict[str, dict[str, Any]]           # county → the month's data-quality counts
     rates: dict[str, dict[str, Any]]             # county → 12-month reporting rates
     untargeted_note: list[str] = field(default_factory=list)
+    previous_report: str | None = None           # the latest earlier report's month (marts.published_values)
+    previous_published: dict = field(default_factory=dict)  # (indicator, month, area) → what it printed
 
     def point(self, indicator_id: str, period: str, area: str | None = None) -> Point:
         return self.points.get((indicator_id, period, area or self.code), Point(None, None))
@@ -156,8 +162,35 @@ def load_prefecture_data(con: duckdb.DuckDBPyConnection, period: str) -> Prefect
                100.0 * sum(on_time) / nullif(sum(expected), 0) as on_time_rate
         from rollup.county_reporting_rates where period = ? and window_months = 12
         group by county_code""", [period])}
+    previous_report, previous = _previous_published(con, period)
     return PrefectureData(period, code, name, months_between(first, period), counties, catalog, applies, points,
-                          coverage, county_periods, receipts, quality, rates)
+                          coverage, county_periods, receipts, quality, rates,
+                          previous_report=previous_report, previous_published=previous)
+
+
+def published_values(data: PrefectureData) -> list[tuple[str, str, str, float | None, str]]:
+    """Every figure the report prints: the prefecture's series for all months (表1, the other
+    indicators, the monthly sheet), each county's value of the month (the matrix, the
+    rankings, the sheet of every indicator by county)."""
+    rows = []
+    for ind in data.catalog:
+        for m in data.months:
+            v = data.point(ind.indicator_id, m).value
+            rows.append((ind.indicator_id, m, data.code, rounded(v, ind.decimals), fmt_value(v, ind.decimals)))
+        for code, _name in data.counties:
+            v = data.point(ind.indicator_id, data.period, code).value
+            rows.append((ind.indicator_id, data.period, code, rounded(v, ind.decimals), fmt_value(v, ind.decimals)))
+    return rows
+
+
+def revisions_table(data: PrefectureData, published: list[tuple], number: int) -> tuple[Table, int]:
+    area_names = {code: name for code, name in data.counties}
+    area_names[data.code] = f"{data.name}（全市）"
+    table, revised = revised_values_table(data.catalog, area_names, data.previous_report, data.previous_published,
+                                          published, number)
+    if revised:
+        table.notes.append("数值变动来自各县报送的新汇总包（修订了已报送月份的数据）；各县的汇总包见“汇总包接收”表。")
+    return table, revised
 
 
 # ---------------------------------------------------------------------------
@@ -473,7 +506,7 @@ def status_counts(data: PrefectureData) -> dict[str, int]:
     return {s: statuses.count(s) for s in STATUS_ORDER if statuses.count(s)}
 
 
-def write_summary(data: PrefectureData) -> list[str]:
+def write_summary(data: PrefectureData, revisions: int = 0, revisions_table_no: int | None = None) -> list[str]:
     counts = status_counts(data)
     behind = sum(counts.get(s, 0) for s in BEHIND_STATUSES)
     unknown = counts.get("no_data", 0) + counts.get("insufficient_data", 0)
@@ -499,6 +532,9 @@ def write_summary(data: PrefectureData) -> list[str]:
         sentences.append("进度落后指标较多的县：" + "、".join(f"{name}（{k}项）" for name, k in top[:5]) + "。")
     else:
         sentences.append("本月没有进度落后的县。")
+    if revisions:
+        where = f"，详见表{revisions_table_no}" if revisions_table_no else ""
+        sentences.append(f"因各县报送修订，上期报告已发布的{revisions}个数值有变动{where}。")
     return sentences
 
 
@@ -538,6 +574,8 @@ def build_prefecture_document(data: PrefectureData, compiler: str, generated_on:
     receipts = receipt_table(data, n + 2)
     rejected = rejected_bundles_table(data, n + 3)
     quality = quality_table(data, n + 4)
+    published = published_values(data)
+    revisions, revised = revisions_table(data, published, n + 5)
     places = next((i for i in data.catalog if i.indicator_id == "places_per_1000"), None)
     title = f"{data.name}3岁以下婴幼儿照护服务发展目标监测月报{MARK}（{month_label(data.period)}）"
     meta = {
@@ -560,13 +598,13 @@ def build_prefecture_document(data: PrefectureData, compiler: str, generated_on:
     tables = {"prefecture": prefecture_table(data), "others": others, "matrix": matrix,
               "matrix_status": matrix_status_sheet(data), "rankings": rankings, "behind": behind,
               "receipts": receipts, "rejected": rejected, "quality": quality,
-              "county_values": county_values_sheet(data), "series": series_table(data)}
-    return Document(meta=meta, summary=Summary(write_summary(data)), tables=tables, charts=chart_specs(data),
-                    published=[], revisions=0, card_rows=card_rows)
+              "revisions": revisions, "county_values": county_values_sheet(data), "series": series_table(data)}
+    return Document(meta=meta, summary=Summary(write_summary(data, revised, n + 5)), tables=tables,
+                    charts=chart_specs(data), published=published, revisions=revised, card_rows=card_rows)
 
 
 SHEETS = ("prefecture", "others", "matrix", "matrix_status", "rankings", "behind", "receipts", "rejected",
-          "quality", "county_values", "series")
+          "quality", "revisions", "county_values", "series")
 
 
 def _typst_data(doc, mode: str, chart_paths: dict[str, str]) -> dict:
@@ -592,7 +630,8 @@ def _typst_data(doc, mode: str, chart_paths: dict[str, str]) -> dict:
 def render_prefecture_report(con: duckdb.DuckDBPyConnection, period: str | None, out_dir: Path, *,
                              compiler: str = "统计局", generated_on: date | None = None) -> ReportResult:
     """Render the prefecture's report of `period` (default: the latest month with a prefecture
-    value) into `out_dir/<period>/`. Reads the warehouse only."""
+    value) into `out_dir/<period>/`, then record what it printed (`marts.published_values`),
+    so that the next report lists what was revised; `con` must be writable."""
     from pipeline.report.render import ReportResult, compile_typst, write_report_files
     from pipeline.report.workbook import build_workbook
 
@@ -610,7 +649,8 @@ def render_prefecture_report(con: duckdb.DuckDBPyConnection, period: str | None,
     workbook = build_workbook(doc, stamp.replace(tzinfo=None), SHEETS)
     target, pdf_path, card_path, xlsx_path, chart_files = write_report_files(
         Path(out_dir) / period, period, pdf=pdf, card=card, workbook=workbook, pngs=pngs)
+    record_published(con, period, doc.published)
     seconds = time.perf_counter() - started
-    log.info("prefecture report %s written to %s in %.2f s", period, target, seconds)
-    # the county's result; no revised values: the prefecture's report lists no revisions (docs/rollup.md §7)
-    return ReportResult(period, target, pdf_path, chart_files, card_path, xlsx_path, 0, seconds)
+    log.info("prefecture report %s written to %s in %.2f s (%d revised values)", period, target, seconds,
+             doc.revisions)
+    return ReportResult(period, target, pdf_path, chart_files, card_path, xlsx_path, doc.revisions, seconds)

@@ -272,12 +272,23 @@ def rejected_table(data: ReportData, number: int) -> Table:
 
 
 def revisions_table(data: ReportData, published: list[tuple], number: int) -> tuple[Table, int]:
-    names = {i.indicator_id: i for i in data.catalog}
+    """The county's figures that differ from what its previous report printed."""
     area_names = {a["area_code"]: a["area_name"] for a in data.areas}
     area_names[data.county_code] = data.county_name
+    return revised_values_table(data.catalog, area_names, data.previous_report, data.previous_published,
+                                published, number)
+
+
+def revised_values_table(catalog: list[Indicator], area_names: dict[str, str], previous_report: str | None,
+                         previous_published: dict, published: list[tuple], number: int) -> tuple[Table, int]:
+    """Every figure this report prints (`published`: indicator, month, area, value rounded,
+    text) whose printed text differs from what the previous report (`previous_report`, whose
+    figures are `previous_published`) printed for the same indicator, month and area; and
+    how many there are. A county's report and a prefecture's alike."""
+    names = {i.indicator_id: i for i in catalog}
     changed = []
     for ind, month, area, _value, text in published:
-        old = data.previous_published.get((ind, month, area))
+        old = previous_published.get((ind, month, area))
         if old is not None and old["value_text"] != text:
             changed.append((names[ind].sort_order if ind in names else 0, month, area, ind,
                             old["value_text"], text))
@@ -286,11 +297,11 @@ def revisions_table(data: ReportData, published: list[tuple], number: int) -> tu
              area_names.get(area, area), old, new]
             for _o, month, area, ind, old, new in changed]
     notes = []
-    if data.previous_report is None:
+    if previous_report is None:
         notes.append("此前没有已发布报告的记录，自本期起记录各期发布的数值。")
         rows = rows or [["无可比较的上期报告", "", "", "", ""]]
     else:
-        notes.append(f"与{month_label(data.previous_report)}报告所发布数值相比。")
+        notes.append(f"与{month_label(previous_report)}报告所发布数值相比。")
         if not rows:
             rows = [["上期报告发布的数值均未变动", "", "", "", ""]]
     if len(changed) > MAX_REVISIONS_SHOWN:
