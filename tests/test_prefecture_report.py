@@ -306,3 +306,34 @@ def test_a_revised_bundle_is_listed_as_revisions_in_the_next_report(office, ran,
     with duckdb.connect(str(warehouse), read_only=True) as con:  # the 2025-01 report's figures, recorded
         assert con.execute("select count(*) from marts.published_values where report_period = '2025-01' "
                            "and value_text = ?", [new_text]).fetchone()[0] >= 1
+
+
+@pytest.mark.skipif(pdftotext is None, reason="pdftotext (poppler-utils) not installed")
+def test_the_ranked_indicators_are_rollup_tomls(office, ran, tmp_path):
+    """rollup.toml's `ranked` chooses the ranking tables and their order; an empty list, none
+    (the PDF says so). A changed list alone makes the next run rebuild and render."""
+    base, env, _bundles = office
+    copy = tmp_path / "office"
+    shutil.copytree(base, copy, symlinks=True)
+    env = {k: v.replace(str(base), str(copy)) for k, v in env.items()}
+    rollup = copy / "reference" / "rollup.toml"
+    xlsx = copy / "reports" / "2025-01" / "tables_2025-01.xlsx"
+
+    rollup.write_text('ranked = ["filing_rate", "places_per_1000"]\n', encoding="utf-8")
+    with _in_office((copy, env, None)), redirect_stdout(io.StringIO()):
+        assert cli.main(["run"]) == 0
+    from openpyxl import load_workbook
+
+    book = load_workbook(xlsx, read_only=True)
+    assert [n for n in book.sheetnames if n.startswith("排名-")] == ["排名-托育机构备案率", "排名-每千人口托位数"]
+    book.close()
+
+    rollup.write_text("ranked = []\n", encoding="utf-8")
+    with _in_office((copy, env, None)), redirect_stdout(io.StringIO()):
+        assert cli.main(["run"]) == 0
+    book = load_workbook(xlsx, read_only=True)
+    assert not [n for n in book.sheetnames if n.startswith("排名-")]
+    book.close()
+    text = subprocess.run([pdftotext, str(xlsx.with_name("report_2025-01.pdf")), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    assert "未列出要排名的指标" in text

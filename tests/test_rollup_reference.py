@@ -130,3 +130,31 @@ def test_a_county_only_indicator_may_be_judged_for_each_county(tmp_path):
         'applies_to = "county_and_towns"\n', encoding="utf-8")
     (target,) = load_prefecture_reference(folder).targets
     assert target.applies_to == "county_and_towns"
+
+
+def test_ranked_is_read_in_order_and_written_to_the_warehouse(tmp_path):
+    from pipeline.reference.load import DEFAULT_RANKED
+
+    assert load_prefecture_reference(prefecture_folder(tmp_path)).ranked == DEFAULT_RANKED  # no rollup.toml
+    (tmp_path / "b").mkdir()
+    folder = prefecture_folder(tmp_path / "b")
+    (folder / "rollup.toml").write_text('ranked = ["filing_rate", "places_per_1000"]\n', encoding="utf-8")
+    ref = load_prefecture_reference(folder)
+    assert ref.ranked == ("filing_rate", "places_per_1000") and ref.min_county_share == 1.0
+    con = duckdb.connect()
+    write_prefecture_reference_tables(con, ref)
+    assert con.execute("select rank_no, indicator_id from reference.ranked_indicators order by 1").fetchall() == [
+        (1, "filing_rate"), (2, "places_per_1000")]
+
+
+@pytest.mark.parametrize("text, line, words", [
+    ('min_county_share = 1\nranked = ["places_per_1000", "places_per_thousand"]\n', 2,
+     "ranked 中的 places_per_thousand 不是指标编号"),                       # a misspelt id
+    ('ranked = "places_per_1000"\n', 1, "ranked 应为指标编号的列表"),          # a string, not a list
+    ('ranked = ["filing_rate", "filing_rate"]\n', 1, "ranked 中的 filing_rate 重复出现"),
+])
+def test_a_bad_ranked_list_names_the_line(tmp_path, text, line, words):
+    folder = prefecture_folder(tmp_path)
+    (folder / "rollup.toml").write_text(text, encoding="utf-8")
+    error = error_of(folder)
+    assert error.file == "rollup.toml" and error.line == line and words in str(error)

@@ -117,6 +117,11 @@ def load_reference(folder: Path) -> Reference:
 
 ROLLUP_FILE = "rollup.toml"
 DEFAULT_MIN_COUNTY_SHARE = 1.0
+# The indicators the prefecture's report ranks county by county, when rollup.toml names none:
+# the figures the policy's summary names first (places, affordable places, filing,
+# enrolment) and two of supply and staff.
+DEFAULT_RANKED = ("places_per_1000", "affordable_place_share", "filing_rate", "enrollment_rate", "town_coverage",
+                  "caregiver_certified_rate")
 
 
 # eq=False: DataFrames do not compare to a single bool.
@@ -127,7 +132,8 @@ class PrefectureReference:
     `areas`: the prefecture's row first, then its county-level divisions, all columns
     text, `urban_rural` null throughout. No population: each county's bundle brings its
     own denominators. `min_county_share`: the share of counties that must have a month's
-    value for the prefecture to have one (rollup.toml; 1 = every county)."""
+    value for the prefecture to have one (rollup.toml; 1 = every county). `ranked`: the
+    indicators the report ranks county by county, in order (rollup.toml; DEFAULT_RANKED)."""
 
     areas: pl.DataFrame
     targets: list[Target]
@@ -139,6 +145,7 @@ class PrefectureReference:
     measures_file: Path  # the folder's measures.toml, or the shipped default
     min_county_share: float = DEFAULT_MIN_COUNTY_SHARE
     rollup_file: Path | None = None  # the folder's rollup.toml; None when it has none
+    ranked: tuple[str, ...] = DEFAULT_RANKED
 
     kind = PREFECTURE
 
@@ -184,28 +191,52 @@ def load_prefecture_reference(folder: Path) -> PrefectureReference:
     measures = parse_measures(measures_file)
     targets = parse_targets(targets_file, measures, every_indicator_below=True)
     rollup_file = folder / ROLLUP_FILE if (folder / ROLLUP_FILE).is_file() else None
-    share = parse_rollup(rollup_file) if rollup_file is not None else DEFAULT_MIN_COUNTY_SHARE
+    share, ranked = (parse_rollup(rollup_file) if rollup_file is not None
+                     else (DEFAULT_MIN_COUNTY_SHARE, DEFAULT_RANKED))
     return PrefectureReference(
         areas=areas, targets=targets, measures=measures, prefecture_code=root["area_code"],
         prefecture_name=root["area_name"], folder=folder, targets_file=targets_file,
-        measures_file=measures_file, min_county_share=share, rollup_file=rollup_file,
+        measures_file=measures_file, min_county_share=share, rollup_file=rollup_file, ranked=ranked,
     )
 
 
-def parse_rollup(path: Path) -> float:
-    """`rollup.toml`: `min_county_share`, 0 < share <= 1 (the only key)."""
+ROLLUP_KEYS = ("min_county_share", "ranked")
+
+
+def parse_rollup(path: Path) -> tuple[float, tuple[str, ...]]:
+    """`rollup.toml`: `min_county_share`, 0 < share <= 1, and `ranked`, a list of indicator
+    ids of the catalog without repeats (empty: no ranking); each optional."""
+    from pipeline.marts.catalog import indicator_ids
+
     data, lines = read_toml(path)
     for key in data:
-        if key != "min_county_share":
+        if key not in ROLLUP_KEYS:
             raise ReferenceDataError(path.name, header_line(lines, key),
-                                     f"未知的键“{key}”，应为 min_county_share", f"unknown key '{key}', expected min_county_share")
+                                     f"未知的键“{key}”，应为 {' 或 '.join(ROLLUP_KEYS)}",
+                                     f"unknown key '{key}', expected {' or '.join(ROLLUP_KEYS)}")
     share = data.get("min_county_share", DEFAULT_MIN_COUNTY_SHARE)
     if (isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1):
         raise ReferenceDataError(
             path.name, header_line(lines, "min_county_share"),
             f"min_county_share 应为大于 0、不大于 1 的小数（如 0.8 表示至少八成的县有数据），现为 {share!r}",
             f"min_county_share must be a number above 0 and at most 1, not {share!r}")
-    return float(share)
+    ranked = data.get("ranked", list(DEFAULT_RANKED))
+    line = header_line(lines, "ranked")
+    if not isinstance(ranked, list) or not all(isinstance(i, str) for i in ranked):
+        raise ReferenceDataError(
+            path.name, line, f"ranked 应为指标编号的列表，如 ranked = [\"places_per_1000\", \"filing_rate\"]，现为 {ranked!r}",
+            f"ranked must be a list of indicator ids, not {ranked!r}")
+    known = indicator_ids()
+    unknown = [i for i in ranked if i not in known]
+    if unknown:
+        raise ReferenceDataError(
+            path.name, line, f"ranked 中的 {'、'.join(unknown)} 不是指标编号；指标编号见 docs/indicator-handbook.md 的指标表（如 places_per_1000）",
+            f"unknown indicator ids in ranked: {', '.join(unknown)}")
+    repeated = sorted({i for i in ranked if ranked.count(i) > 1})
+    if repeated:
+        raise ReferenceDataError(path.name, line, f"ranked 中的 {'、'.join(repeated)} 重复出现，每个指标只能列一次",
+                                 f"repeated in ranked: {', '.join(repeated)}")
+    return float(share), tuple(ranked)
 
 
 def _existing_folder(folder: Path) -> Path:

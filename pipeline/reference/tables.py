@@ -37,6 +37,10 @@ _CREATE_TABLES = (
         planned_max double,
         applies_to varchar not null check (applies_to in ('county', 'county_and_towns'))
     )""",
+    """create or replace table reference.ranked_indicators (
+        rank_no integer primary key,
+        indicator_id varchar not null
+    )""",
     """create or replace table reference.measures (
         measure_no integer primary key,
         title_zh varchar not null,
@@ -68,6 +72,7 @@ _INSERTS = {
     "population": "insert into reference.population values (?, ?, ?, ?)",
     "targets": "insert into reference.targets values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "measures": "insert into reference.measures values (?, ?, ?, ?, ?, ?)",
+    "ranked_indicators": "insert into reference.ranked_indicators values (?, ?)",
 }
 
 
@@ -92,10 +97,11 @@ def write_reference_tables(con: duckdb.DuckDBPyConnection, ref: Reference) -> di
 
 
 def write_prefecture_reference_tables(con: duckdb.DuckDBPyConnection, ref: PrefectureReference) -> dict[str, int]:
-    """Create or replace `reference.areas`, `.targets` and `.measures` from a prefecture's
-    reference (docs/rollup.md §5: no population, no quality parameters), in one transaction
-    of its own; return the rows written per table."""
-    rows = _policy_rows(ref)
+    """Create or replace `reference.areas`, `.targets`, `.measures` and `.ranked_indicators`
+    (rollup.toml's `ranked`, in order) from a prefecture's reference (docs/rollup.md §5: no
+    population, no quality parameters), in one transaction of its own; return the rows
+    written per table."""
+    rows = {**_policy_rows(ref), "ranked_indicators": list(enumerate(ref.ranked, start=1))}
     _write(con, rows, None)
     return {table: len(table_rows) for table, table_rows in rows.items()}
 

@@ -10,10 +10,10 @@ a county's, over the prefecture warehouse that `tuoyu run` builds from the count
 What it shows, all read from the prefecture warehouse and worked out nowhere else: the
 prefecture's value, target and status per targeted indicator with how many counties had a
 value; a county × target matrix (each county's value coloured by its status against the
-prefecture's targets); a ranking of the counties per headline indicator (HEADLINE: the
-catalog has no headline flag); the counties behind pace; which county's bundle holds which
-month, and the rejected bundles with their message; each county's own data-quality counts
-and reporting rates. The machinery is the county report's (render.py: Typst, charts,
+prefecture's targets); a ranking of the counties per indicator the prefecture's rollup.toml
+ranks (`ranked`, in `reference.ranked_indicators`); the counties behind pace; which
+county's bundle holds which month, and the rejected bundles with their message; each
+county's own data-quality counts and reporting rates. The machinery is the county report's (render.py: Typst, charts,
 workbook); the layout is `reports/prefecture.typ`.
 
 Every figure the report prints (the prefecture's series, each county's values of the month) is
@@ -49,11 +49,6 @@ log = logging.getLogger(__name__)
 
 TEMPLATE = PROJECT_DIR / "reports" / "prefecture.typ"
 MARK = "【地市汇总】"
-# The indicators ranked county by county. The catalog has no headline flag; these are the
-# figures the policy's summary names first (places, affordable places, filing, enrolment)
-# and two of supply and staff.
-HEADLINE = ("places_per_1000", "affordable_place_share", "filing_rate", "enrollment_rate", "town_coverage",
-            "caregiver_certified_rate")
 # Indicators whose figures count children: summed over counties, the same child counts twice.
 CHILD_COUNTS = ("enrolled_children", "enrollment_rate", "place_utilization")
 CHILDREN_NOTE = ("在托婴幼儿按县分别统计后相加：同一幼儿在两个县入托的计为两人"
@@ -85,6 +80,7 @@ class PrefectureData:
     quality: dict[str, dict[str, Any]]           # county → the month's data-quality counts
     rates: dict[str, dict[str, Any]]             # county → 12-month reporting rates
     untargeted_note: list[str] = field(default_factory=list)
+    ranked: tuple[str, ...] = ()                 # the indicators ranked county by county (reference.ranked_indicators)
     previous_report: str | None = None           # the latest earlier report's month (marts.published_values)
     previous_published: dict = field(default_factory=dict)  # (indicator, month, area) → what it printed
 
@@ -164,8 +160,20 @@ def load_prefecture_data(con: duckdb.DuckDBPyConnection, period: str) -> Prefect
         group by county_code""", [period])}
     previous_report, previous = _previous_published(con, period)
     return PrefectureData(period, code, name, months_between(first, period), counties, catalog, applies, points,
-                          coverage, county_periods, receipts, quality, rates,
+                          coverage, county_periods, receipts, quality, rates, ranked=_ranked(con),
                           previous_report=previous_report, previous_published=previous)
+
+
+def _ranked(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    """The indicators to rank, as the last build wrote them from rollup.toml (a warehouse built
+    before the table existed: the default list; the next build writes the table)."""
+    from pipeline.reference.load import DEFAULT_RANKED
+    from pipeline.warehouse.connection import table_exists
+
+    if not table_exists(con, "reference", "ranked_indicators"):
+        return DEFAULT_RANKED
+    return tuple(i for (i,) in con.execute("select indicator_id from reference.ranked_indicators order by rank_no")
+                 .fetchall())
 
 
 def published_values(data: PrefectureData) -> list[tuple[str, str, str, float | None, str]]:
@@ -343,7 +351,7 @@ def rank_counties(values: list[tuple[str, float | None]], decimals: int, higher_
 def ranking_tables(data: PrefectureData, first_number: int) -> list[Table]:
     by_id = {i.indicator_id: i for i in data.catalog}
     tables = []
-    for k, ind in enumerate(i for i in (by_id.get(h) for h in HEADLINE) if i is not None):
+    for k, ind in enumerate(i for i in (by_id.get(h) for h in data.ranked) if i is not None):
         points = {code: data.point(ind.indicator_id, data.period, code) for code, _n in data.counties}
         ranked = rank_counties([(name, points[code].value) for code, name in data.counties], ind.decimals,
                                ind.comparison != "<=")

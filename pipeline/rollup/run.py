@@ -200,6 +200,7 @@ def _fingerprint(reference: PrefectureReference, received: dict[str, CountyRecei
         "targets": [repr(t) for t in reference.targets],
         "measures": [repr(m) for m in reference.measures],
         "share": reference.min_county_share,
+        "ranked": list(reference.ranked),
         "current": {code: (c.current or {}).get("sha256") for code, c in received.items()},
         "code": code_version(),
     }, ensure_ascii=False, sort_keys=True).encode("utf-8"))
