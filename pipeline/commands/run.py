@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.settings import ConfigError, Settings
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB_NAME = "tuoyu_pipeline"
+NOTHING_REWRITTEN = "没有新的或修改过的文件，报告和发布副本已是最新，未改写任何文件。"
 
 # exit codes of `tuoyu run`
 EXIT_OK, EXIT_FAILED, EXIT_CANNOT_RUN = 0, 1, 2
@@ -127,23 +129,40 @@ def _run_pipeline(settings: Settings, lock: RunLock, progress: Progress | None) 
     except (ConfigError, ReferenceDataError, WarehouseLocked) as exc:
         return cannot_run(str(exc))
     started = datetime.now().replace(microsecond=0)
-    run_id = log_name("cli", started, str(os.getpid()))
+    run_id = _unique(log_name("cli", started, str(os.getpid())))
     with run_log(settings.log_folder, run_id) as log_file:
         log.info("run %s: inbox %s, warehouse %s, reports %s, reference %s, demo %s", run_id, settings.inbox,
                  settings.warehouse, settings.reports, settings.reference, settings.demo)
-        outcome = _execute(settings, lock, progress, run_id, started)
+        outcome = _unchanged(settings, run_id, started) or _execute(settings, lock, progress, run_id, started)
         log.info("run %s ended:\n%s", run_id, outcome.text())
     if log_file is not None:
         outcome.lines.append(f"运行日志：{log_file}")
     return outcome
 
 
+_RUN_IDS: set[str] = set()
+
+
+def _unique(run_id: str) -> str:
+    """`run_id`, or `<run_id>.2`, `.3`, … when this process has already used it: a run with
+    nothing new takes well under a second, and two runs of one process (the tests', or an
+    embedding program's) may start within the same second."""
+    candidate, n = run_id, 1
+    while candidate in _RUN_IDS:
+        n += 1
+        candidate = f"{run_id}.{n}"
+    _RUN_IDS.add(candidate)
+    return candidate
+
+
 def _execute(settings: Settings, lock: RunLock, progress: Progress | None, run_id: str,
              started: datetime) -> RunOutcome:
+    from pipeline.commands import unchanged
     from pipeline.orchestration.definitions import build_definitions
     from pipeline.orchestration.instance import dagster_instance
     from pipeline.orchestration.resources import Tuoyu
 
+    unchanged.forget(settings)  # before anything is written: a run killed or failed leaves no state
     _record(settings, run_id, started)
     # The job's resource is this run's own: its Settings and the lock held here.
     job = build_definitions(settings, Tuoyu(settings, lock)).resolve_job_def(JOB_NAME)
@@ -158,14 +177,42 @@ def _execute(settings: Settings, lock: RunLock, progress: Progress | None, run_i
             run_config={"loggers": {"console": {"config": {"log_level": settings.log_level}}}},
         )
     fault = _step_fault(result)
+    reminders: list[str] = []
     if result.success:
-        outcome = RunOutcome(True, ["运行完成。", *_summary(settings, started, result)])
+        lines, reminders = _summary(settings, started, result)
+        outcome = RunOutcome(True, ["运行完成。", *lines])
     elif fault is not None:  # not the data: the machine; no retry was made (resources.py)
         outcome = RunOutcome(False, [f"运行未完成：{fault}"], EXIT_CANNOT_RUN)
     else:
         outcome = RunOutcome(False, ["运行未完成：", *_failures(result, steps)])
     log.info("run %s (dagster run %s): %s", run_id, dagster_run_id, "complete" if result.success else "did not complete")
     _record(settings, run_id, started, outcome)
+    if outcome.success:
+        unchanged.remember(settings, run_id, reminders)  # after the last write of the run
+    return outcome
+
+
+def _unchanged(settings: Settings, run_id: str, started: datetime) -> RunOutcome | None:
+    """The outcome of a run with nothing to do, when nothing has changed since the last
+    complete run (pipeline/commands/unchanged.py); None: the job must run."""
+    from pipeline.commands import unchanged
+
+    kept = unchanged.unchanged(settings)
+    if kept is None:
+        return None
+    log.info("this run: loaded 0; the inbox, reference data, code, settings, warehouse and outputs are as the "
+             "complete run %s left them", kept.get("run"))
+    log.info("nothing new: the report and the published copy are up to date, no file was rewritten; the job "
+             "was not started")
+    outcome = RunOutcome(True, [
+        "运行完成。",
+        "本次运行：新载入 0 个文件，收件箱、参考数据和程序与上次完成的运行时相同，未重新读取。",
+        NOTHING_REWRITTEN,
+        *[str(line) for line in kept.get("reminders", [])],
+    ])
+    _record(settings, run_id, started)
+    _record(settings, run_id, started, outcome)
+    unchanged.remember(settings, str(kept.get("run")), list(kept.get("reminders", [])))  # audit.runs was written
     return outcome
 
 
@@ -267,9 +314,10 @@ def _metadata(result, path: tuple[str, ...]) -> dict[str, Any]:
     return {}
 
 
-def _summary(settings: Settings, started: datetime, result) -> list[str]:
+def _summary(settings: Settings, started: datetime, result) -> tuple[list[str], list[str]]:
     """What this run did: the files it saw and what became of them, the rows it rejected,
-    the rejected files with their reasons, and where the report and published copy are.
+    the rejected files with their reasons, and where the report and published copy are;
+    and the lines of it that a later run with nothing new repeats.
     'This run' is the rows this run added to audit.load_log (loaded_at >= its start)."""
     from pipeline.analysts.publish import published_database
     from pipeline.commands.status import chinese_part
@@ -316,7 +364,7 @@ def _summary(settings: Settings, started: datetime, result) -> list[str]:
                      "（某机构被剔除的数据行用 tuoyu fix <机构编码> 查看）。")
         log.info("rows loaded this run: %s, rejected: %s", rows_read, rows_rejected)
     elif "skipped" in report and "skipped" in copy:
-        lines.append("没有新的或修改过的文件，报告和发布副本已是最新，未改写任何文件。")
+        lines.append(NOTHING_REWRITTEN)
         log.info("nothing new: the report and the published copy are up to date, no file was rewritten")
     else:
         lines.append("没有新的或修改过的文件。")
@@ -325,7 +373,22 @@ def _summary(settings: Settings, started: datetime, result) -> list[str]:
     if rejected:
         lines.append("拒收的文件（请更正后重新报送）：")
         lines += [f"  {path}：{chinese_part(message)}" for path, message in rejected]
-    earlier = rejected_in_inbox - len(rejected)
+    warnings = [e.description for e in result.get_asset_check_evaluations() if not e.passed and e.description]
+    standing = {"unrecognised": unrecognised, "warnings": warnings, "pdf": report.get("pdf"),
+                "period": report.get("period", ""), "database": published_database(settings.warehouse)}
+    lines += _standing(earlier=rejected_in_inbox - len(rejected), vanished=vanished, **standing)
+    # What a later run with nothing new says again (pipeline/commands/unchanged.py): every
+    # rejected file still in the inbox is then an earlier one.
+    return lines, _standing(earlier=rejected_in_inbox, vanished=[], **standing)
+
+
+def _standing(*, earlier: int, vanished: list, unrecognised: list, warnings: list[str], pdf: str | None,
+              period: str, database: Path) -> list[str]:
+    """The summary's lines on what stands after the run: rejected files still waiting, names
+    not recognised, the checks that need a look, where the report and the copy are."""
+    from pipeline.commands.status import chinese_part
+
+    lines = []
     if earlier > 0:
         lines.append(f"另有 {earlier} 个此前拒收的文件仍在收件箱，尚未重新报送（见 tuoyu status）。")
     if vanished:
@@ -334,17 +397,13 @@ def _summary(settings: Settings, started: datetime, result) -> list[str]:
     if unrecognised:
         lines.append("收件箱中文件名无法识别、未读取的文件（请按提示改名后重新运行）：")
         lines += [f"  {path}：{chinese_part(message)}" for path, message in unrecognised]
-    warnings = [e.description for e in result.get_asset_check_evaluations() if not e.passed and e.description]
     if warnings:
         lines.append("需要注意：")
         lines += [f"  {text}" for text in warnings]
-
-    pdf = report.get("pdf")
     if pdf:
-        lines.append(f"报告（{report.get('period', '')}）：{pdf}")
+        lines.append(f"报告（{period}）：{pdf}")
     else:
         lines.append("尚无托育机构数据，未生成报告。")
-    database = published_database(settings.warehouse)
     if database.exists():
         lines.append(f"发布副本（供 tuoyu sql、duckdb、DBeaver 查询）：{database}")
     return lines
