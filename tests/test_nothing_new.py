@@ -329,6 +329,29 @@ def test_a_run_that_fails_keeps_no_state_and_the_next_starts_the_job(office, mon
     assert QUIET in _run(settings)
 
 
+def test_a_file_delivered_while_a_run_goes_on_is_new_to_the_next(office, monkeypatch):
+    """The inbox's state kept is the one the job started from: July's file, delivered while
+    a run goes on (here: once the job is done, before the summary), is read by the next run.
+    (Last of the tests on `office`: July is its latest month afterwards.)"""
+    from pipeline.commands import run as run_module
+
+    settings = office
+    assert QUIET in _run(settings)
+    (settings.reports / LAST / f"card_{LAST}.png").unlink()  # so that the job runs
+    summary = run_module._summary
+
+    def delivered_meanwhile(*args, **kwargs):
+        _institutions(settings.inbox, "2023-07")
+        return summary(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "_summary", delivered_meanwhile)
+    assert "新载入 0 个文件，" in _run(settings)  # July came too late for this run
+    monkeypatch.undo()
+    out = _run(settings)
+    assert QUIET not in out and "新载入 1 个文件，" in out
+    assert QUIET in _run(settings)
+
+
 # ---------------------------------------------------------------- fingerprints
 
 

@@ -133,7 +133,11 @@ def _run_pipeline(settings: Settings, lock: RunLock, progress: Progress | None) 
     with run_log(settings.log_folder, run_id) as log_file:
         log.info("run %s: inbox %s, warehouse %s, reports %s, reference %s, demo %s", run_id, settings.inbox,
                  settings.warehouse, settings.reports, settings.reference, settings.demo)
-        outcome = _unchanged(settings, run_id, started) or _execute(settings, lock, progress, run_id, started)
+        from pipeline.commands import unchanged
+
+        read = unchanged.sources(settings)  # what the job would read, before it reads anything
+        outcome = (_unchanged(settings, run_id, started, read)
+                   or _execute(settings, lock, progress, run_id, started, read))
         log.info("run %s ended:\n%s", run_id, outcome.text())
     if log_file is not None:
         outcome.lines.append(f"运行日志：{log_file}")
@@ -156,7 +160,7 @@ def _unique(run_id: str) -> str:
 
 
 def _execute(settings: Settings, lock: RunLock, progress: Progress | None, run_id: str,
-             started: datetime) -> RunOutcome:
+             started: datetime, read: str | None = None) -> RunOutcome:
     from pipeline.commands import unchanged
     from pipeline.orchestration.definitions import build_definitions
     from pipeline.orchestration.instance import dagster_instance
@@ -188,16 +192,17 @@ def _execute(settings: Settings, lock: RunLock, progress: Progress | None, run_i
     log.info("run %s (dagster run %s): %s", run_id, dagster_run_id, "complete" if result.success else "did not complete")
     _record(settings, run_id, started, outcome)
     if outcome.success:
-        unchanged.remember(settings, run_id, reminders)  # after the last write of the run
+        unchanged.remember(settings, run_id, reminders, read)  # after the last write of the run
     return outcome
 
 
-def _unchanged(settings: Settings, run_id: str, started: datetime) -> RunOutcome | None:
+def _unchanged(settings: Settings, run_id: str, started: datetime, read: str | None) -> RunOutcome | None:
     """The outcome of a run with nothing to do, when nothing has changed since the last
-    complete run (pipeline/commands/unchanged.py); None: the job must run."""
+    complete run (pipeline/commands/unchanged.py; `read`: the digest of what the job reads,
+    now); None: the job must run."""
     from pipeline.commands import unchanged
 
-    kept = unchanged.unchanged(settings)
+    kept = unchanged.unchanged(settings, read)
     if kept is None:
         return None
     log.info("this run: loaded 0; the inbox, reference data, code, settings, warehouse and outputs are as the "
@@ -212,7 +217,8 @@ def _unchanged(settings: Settings, run_id: str, started: datetime) -> RunOutcome
     ])
     _record(settings, run_id, started)
     _record(settings, run_id, started, outcome)
-    unchanged.remember(settings, str(kept.get("run")), list(kept.get("reminders", [])))  # audit.runs was written
+    # audit.runs was written: the outputs' state again, the sources' as compared before
+    unchanged.remember(settings, str(kept.get("run")), list(kept.get("reminders", [])), read)
     return outcome
 
 

@@ -18,9 +18,10 @@ next run compares (`unchanged`) before it starts the job:
   key's fingerprint, never the key), and today's date (a month out of range may come in
   range: at most a day is answered from the state).
 
-Anything different, missing or unreadable means the job runs, as it always did; the state is
-removed before the job starts and written only after it completed, so a run that was killed
-or failed leaves none. The state file (`.last-complete-run.json`, beside the warehouse) holds
+Anything different, missing or unreadable means the job runs, as it always did. What the job
+reads is taken before it starts, what it writes after its last write; the state is removed
+before the job starts and written only after it completed, so a run that was killed or
+failed leaves none, and a file delivered while a run goes on is new to the next one. The state file (`.last-complete-run.json`, beside the warehouse) holds
 no personal data: paths, sizes, times and digests of files, and the summary's reminders.
 """
 
@@ -78,30 +79,49 @@ def _meta(path: Path, st: os.stat_result, content: bool) -> list:
     return [kind, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
-def _inputs(settings: Settings) -> str:
-    """The digest of everything named in the module's docstring, as it is now."""
-    from pipeline.analysts.publish import published_folder
+def _digest(state: dict) -> str:
+    return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def sources(settings: Settings) -> str | None:
+    """The digest of what the job reads, as it is now: taken before the job starts, so that a
+    file delivered (or a reference file edited) while a run goes on is new to the next run.
+    None when something cannot be read (the job then says what, file by file)."""
     from pipeline.reference import default_reference_folder
     from pipeline.report.freshness import code_version
     from pipeline.warehouse.key_guard import fingerprint
 
-    key = settings.key()
-    state = {
+    try:
+        return _sources(settings, default_reference_folder(), code_version(), fingerprint(settings.key()))
+    except OSError as exc:
+        log.info("the inputs' state not taken (%s): the job runs", exc)
+        return None
+
+
+def _sources(settings: Settings, defaults: Path, code: str, key: str) -> str:
+    return _digest({
         "version": _VERSION,
         "today": date.today().isoformat(),
-        "code": code_version(),
+        "code": code,
         "settings": [str(settings.inbox), str(settings.reference), str(settings.warehouse), str(settings.reports),
-                     settings.demo, settings.compiler, settings.first_month, fingerprint(key)],
+                     settings.demo, settings.compiler, settings.first_month, key],
         "inbox": _entries(settings.inbox, content=True),
-        "reference": [_entries(folder, content=False)
-                      for folder in (settings.reference, default_reference_folder()) if folder is not None],
+        "reference": [_entries(folder, content=False) for folder in (settings.reference, defaults)
+                      if folder is not None],
+    })
+
+
+def _outputs(settings: Settings) -> str:
+    """The digest of what the job writes, as it is now: taken after the run's last write."""
+    from pipeline.analysts.publish import published_folder
+
+    return _digest({
         "warehouse": [_entries(settings.warehouse, content=False),
                       _entries(settings.warehouse.with_name(settings.warehouse.name + ".wal"), content=False)],
+        "archive": _entries(settings.archive, content=False),
         "reports": _entries(settings.reports, content=False),
         "published": _entries(published_folder(settings.warehouse), content=False),
-        "archive": _entries(settings.archive, content=False),
-    }
-    return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
+    })
 
 
 def forget(settings: Settings) -> None:
@@ -113,12 +133,17 @@ def forget(settings: Settings) -> None:
     path.unlink(missing_ok=True)
 
 
-def remember(settings: Settings, run_id: str, reminders: list[str]) -> None:
-    """After a complete run, once it has written everything: the state of its inputs and
-    outputs, and the lines of its summary that a run with nothing new repeats."""
+def remember(settings: Settings, run_id: str, reminders: list[str], read: str | None) -> None:
+    """After a complete run, once it has written everything: `read`, the digest of its
+    sources taken before it started (None: not taken, and no state is kept); the state of its
+    outputs now; and the lines of its summary that a run with nothing new repeats."""
     path = state_path(settings)
+    if read is None:
+        path.unlink(missing_ok=True)
+        return
     try:
-        text = json.dumps({"inputs": _inputs(settings), "run": run_id, "reminders": reminders}, ensure_ascii=False)
+        text = json.dumps({"sources": read, "outputs": _outputs(settings), "run": run_id, "reminders": reminders},
+                          ensure_ascii=False)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=STATE_FILE + ".")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -132,12 +157,16 @@ def remember(settings: Settings, run_id: str, reminders: list[str]) -> None:
         path.unlink(missing_ok=True)
 
 
-def unchanged(settings: Settings) -> dict | None:
-    """The state the last complete run kept, when nothing has changed since; else None."""
+def unchanged(settings: Settings, read: str | None) -> dict | None:
+    """The state the last complete run kept, when nothing has changed since (`read`: the
+    sources' digest now); else None."""
     path = state_path(settings)
+    if read is None:
+        return None
     try:
         kept = json.loads(path.read_text(encoding="utf-8"))
-        same = isinstance(kept, dict) and kept.get("inputs") == _inputs(settings)
+        same = (isinstance(kept, dict) and kept.get("sources") == read
+                and kept.get("outputs") == _outputs(settings))
     except (OSError, ValueError) as exc:
         if not isinstance(exc, FileNotFoundError):
             log.info("state of the last run not read (%s): the job runs", exc)
