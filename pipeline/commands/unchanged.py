@@ -58,12 +58,16 @@ def _entries(root: Path, *, content: bool) -> list:
     if not stat.S_ISDIR(top.st_mode):
         return [[str(root), *_meta(root, top, content)]]
     found = []
-    for folder, dirs, files in os.walk(root):
+    for folder, dirs, files in os.walk(root, onerror=_raise):  # a folder not read: no state
         dirs.sort()
         for name in [*dirs, *sorted(files)]:
             path = Path(folder) / name
             found.append([path.relative_to(root).as_posix(), *_meta(path, os.lstat(path), content)])
     return [str(root), found]
+
+
+def _raise(error: OSError) -> None:
+    raise error
 
 
 def _meta(path: Path, st: os.stat_result, content: bool) -> list:
