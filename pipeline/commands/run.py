@@ -15,8 +15,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline.commands import unchanged
 from pipeline.settings import ConfigError, Settings
-from pipeline.warehouse.run_log import run_id as log_name, run_log
+from pipeline.warehouse.run_log import new_run_id, run_log
 from pipeline.warehouse.lock import RunInProgress, RunLock, run_lock
 
 if TYPE_CHECKING:
@@ -129,12 +130,10 @@ def _run_pipeline(settings: Settings, lock: RunLock, progress: Progress | None) 
     except (ConfigError, ReferenceDataError, WarehouseLocked) as exc:
         return cannot_run(str(exc))
     started = datetime.now().replace(microsecond=0)
-    run_id = _unique(log_name("cli", started, str(os.getpid())))
+    run_id = new_run_id("cli", started, str(os.getpid()))
     with run_log(settings.log_folder, run_id) as log_file:
         log.info("run %s: inbox %s, warehouse %s, reports %s, reference %s, demo %s", run_id, settings.inbox,
                  settings.warehouse, settings.reports, settings.reference, settings.demo)
-        from pipeline.commands import unchanged
-
         read = unchanged.sources(settings)  # what the job would read, before it reads anything
         outcome = (_unchanged(settings, run_id, started, read)
                    or _execute(settings, lock, progress, run_id, started, read))
@@ -144,24 +143,8 @@ def _run_pipeline(settings: Settings, lock: RunLock, progress: Progress | None) 
     return outcome
 
 
-_RUN_IDS: set[str] = set()
-
-
-def _unique(run_id: str) -> str:
-    """`run_id`, or `<run_id>.2`, `.3`, … when this process has already used it: a run with
-    nothing new takes well under a second, and two runs of one process (the tests', or an
-    embedding program's) may start within the same second."""
-    candidate, n = run_id, 1
-    while candidate in _RUN_IDS:
-        n += 1
-        candidate = f"{run_id}.{n}"
-    _RUN_IDS.add(candidate)
-    return candidate
-
-
 def _execute(settings: Settings, lock: RunLock, progress: Progress | None, run_id: str,
-             started: datetime, read: str | None = None) -> RunOutcome:
-    from pipeline.commands import unchanged
+             started: datetime, read: str | None) -> RunOutcome:
     from pipeline.orchestration.definitions import build_definitions
     from pipeline.orchestration.instance import dagster_instance
     from pipeline.orchestration.resources import Tuoyu
@@ -200,11 +183,10 @@ def _unchanged(settings: Settings, run_id: str, started: datetime, read: str | N
     """The outcome of a run with nothing to do, when nothing has changed since the last
     complete run (pipeline/commands/unchanged.py; `read`: the digest of what the job reads,
     now); None: the job must run."""
-    from pipeline.commands import unchanged
-
     kept = unchanged.unchanged(settings, read)
     if kept is None:
         return None
+    reminders = [str(line) for line in kept.get("reminders", [])]
     log.info("this run: loaded 0; the inbox, reference data, code, settings, warehouse and outputs are as the "
              "complete run %s left them", kept.get("run"))
     log.info("nothing new: the report and the published copy are up to date, no file was rewritten; the job "
@@ -213,12 +195,11 @@ def _unchanged(settings: Settings, run_id: str, started: datetime, read: str | N
         "运行完成。",
         "本次运行：新载入 0 个文件，收件箱、参考数据和程序与上次完成的运行时相同，未重新读取。",
         NOTHING_REWRITTEN,
-        *[str(line) for line in kept.get("reminders", [])],
+        *reminders,
     ])
-    _record(settings, run_id, started)
-    _record(settings, run_id, started, outcome)
+    _record(settings, run_id, started, outcome)  # started and ended
     # audit.runs was written: the outputs' state again, the sources' as compared before
-    unchanged.remember(settings, str(kept.get("run")), list(kept.get("reminders", [])), read)
+    unchanged.remember(settings, str(kept.get("run")), reminders, read)
     return outcome
 
 

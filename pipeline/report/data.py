@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 
 from pipeline.period import month_end, months_between, shift_month
+from pipeline.report.formatting import fmt_value, rounded
 from pipeline.warehouse.connection import table_exists
 
 QUALITY_MONTHS = 12
@@ -284,6 +285,12 @@ def untrusted_kinds_of(con, period: str) -> list[str]:
     from pipeline.validate.trust import file_trust
 
     return [kind for kind in KINDS if any(not t.trusted for t in file_trust(con, kind, period))]
+
+
+def published_row(ind: Indicator, month: str, area: str, value: float | None) -> tuple[str, str, str, float | None, str]:
+    """One figure a report prints, as `record_published` keeps it: (indicator_id, period,
+    area_code, value rounded as printed, the printed text)."""
+    return ind.indicator_id, month, area, rounded(value, ind.decimals), fmt_value(value, ind.decimals)
 
 
 def record_published(con: duckdb.DuckDBPyConnection, report_period: str,

@@ -14,9 +14,9 @@ from typing import Any, Callable
 from matplotlib.figure import Figure
 
 from pipeline.report import charts
-from pipeline.report.data import ReportData
+from pipeline.report.data import ReportData, published_row
 from pipeline.period import month_label
-from pipeline.report.formatting import DASH, date_label, fmt_target, fmt_value, rounded
+from pipeline.report.formatting import DASH, date_label, fmt_target
 from pipeline.report.summary import Summary, value_with_unit, write_summary
 from pipeline.report.tables import (Table, area_tables, definitions_table, files_table,
                                     measures_table, mix_table, name_with_unit,
@@ -94,16 +94,11 @@ def published_values(data: ReportData) -> list[tuple[str, str, str, float | None
     """Every figure the report prints: county series for all months, 镇街 for the month."""
     rows = []
     for ind in data.catalog:
-        for m in data.months:
-            v = data.point(ind.indicator_id, m).value
-            rows.append((ind.indicator_id, m, data.county_code, rounded(v, ind.decimals),
-                         fmt_value(v, ind.decimals)))
+        rows += [published_row(ind, m, data.county_code, data.point(ind.indicator_id, m).value) for m in data.months]
         if ind.area_level:
             for a in data.areas:
                 p = data.by_area.get(ind.indicator_id, {}).get(a["area_code"])
-                v = p.value if p else None
-                rows.append((ind.indicator_id, data.period, a["area_code"],
-                             rounded(v, ind.decimals), fmt_value(v, ind.decimals)))
+                rows.append(published_row(ind, data.period, a["area_code"], p.value if p else None))
     return rows
 
 

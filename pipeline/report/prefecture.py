@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from pipeline.period import month_end, month_label, months_between, shift_month
-from pipeline.report.data import Indicator, Point, _catalog, _points, _previous_published, _rows, record_published
+from pipeline.report.data import (Indicator, Point, _catalog, _points, _previous_published, _rows, published_row,
+                                  record_published)
 from pipeline.report.formatting import (BEHIND_STATUSES, DASH, DASH_NOTE, STATUS_ORDER, STATUS_ZH, date_label,
                                         fmt_target, fmt_value, rounded)
 from pipeline.report.tables import (STATUS_NOTE, Table, change, name_with_unit, num, revised_values_table,
@@ -182,12 +183,9 @@ def published_values(data: PrefectureData) -> list[tuple[str, str, str, float | 
     rankings, the sheet of every indicator by county)."""
     rows = []
     for ind in data.catalog:
-        for m in data.months:
-            v = data.point(ind.indicator_id, m).value
-            rows.append((ind.indicator_id, m, data.code, rounded(v, ind.decimals), fmt_value(v, ind.decimals)))
-        for code, _name in data.counties:
-            v = data.point(ind.indicator_id, data.period, code).value
-            rows.append((ind.indicator_id, data.period, code, rounded(v, ind.decimals), fmt_value(v, ind.decimals)))
+        rows += [published_row(ind, m, data.code, data.point(ind.indicator_id, m).value) for m in data.months]
+        rows += [published_row(ind, data.period, code, data.point(ind.indicator_id, data.period, code).value)
+                 for code, _name in data.counties]
     return rows
 
 

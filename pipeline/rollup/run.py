@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.commands.run import RunOutcome, cannot_run, machine_fault
-from pipeline.warehouse.run_log import run_id as log_name, run_log
+from pipeline.warehouse.run_log import new_run_id, run_log
 from pipeline.settings import SQL_DIR, ConfigError, Settings
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def run_rollup(settings: Settings, progress: Progress | None = None,
             # The run's log file, as a county's run has one: the English and the details the
             # terminal does not show (pipeline/warehouse/run_log.py).
             started = datetime.now().replace(microsecond=0)
-            run_id = log_name("cli", started, str(os.getpid()))  # the log's name and audit.runs' id
+            run_id = new_run_id("cli", started, str(os.getpid()))  # the log's name and audit.runs' id
             with run_log(settings.log_folder, run_id) as log_file:
                 log.info("rollup run %s: inbox %s, warehouse %s, reports %s, reference %s", run_id,
                          settings.inbox, settings.warehouse, settings.reports, settings.reference)

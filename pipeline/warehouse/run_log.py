@@ -24,6 +24,22 @@ def run_id(kind: str, started: datetime, tag: str) -> str:
     return f"{kind}-{started:%Y%m%dT%H%M%S}-{tag}"
 
 
+_TAKEN: set[str] = set()
+
+
+def new_run_id(kind: str, started: datetime, tag: str) -> str:
+    """`run_id(…)` for a run of this process, or `<run id>.2`, `.3`, … when the process has
+    already used it: a run with nothing new takes well under a second, and two runs of one
+    process (the tests', or an embedding program's) may start within the same second."""
+    base = run_id(kind, started, tag)
+    candidate, n = base, 1
+    while candidate in _TAKEN:
+        n += 1
+        candidate = f"{base}.{n}"
+    _TAKEN.add(candidate)
+    return candidate
+
+
 @contextmanager
 def run_log(folder: Path, run_id: str) -> Iterator[Path | None]:
     """This run's log file, `<log folder>/<run id>.log`, for as long as the block runs. None
